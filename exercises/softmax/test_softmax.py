@@ -1,0 +1,78 @@
+"""Checks for exercise 1 (softmax). Run with ``grade exercise softmax``."""
+
+import pytest
+import torch
+
+from grader.compare import expect, expect_close, expect_equal_tensors, expect_finite
+from grader.remote import call_with_inputs, vjp
+
+CASES = [((5,), -1), ((3, 7), -1), ((3, 7), 0), ((2, 4, 6), 1), ((2, 3, 4, 5), -2)]
+
+
+@pytest.mark.points(3)
+def test_values_match_reference(student, reference, generator):
+    for shape, dim in CASES:
+        x = torch.randn(shape, generator=generator) * 3
+        expected = reference.softmax(x, dim=dim)
+        mistakes = reference.diagnose(lambda ns: ns.softmax(x, dim=dim))
+        expect_close(student.softmax(x, dim=dim), expected, f"softmax(x of shape {tuple(shape)}, dim={dim})", mistakes=mistakes)
+
+
+@pytest.mark.points(1)
+def test_default_dim_is_last(student, reference, generator):
+    x = torch.randn(4, 6, generator=generator)
+    expect_close(student.softmax(x), reference.softmax(x), "softmax(x) with the default dim", mistakes=reference.diagnose(lambda ns: ns.softmax(x)))
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16], ids=["float64", "float16"])
+def test_dtypes_preserved(student, reference, generator, dtype):
+    x = (torch.randn(3, 5, generator=generator) * 2).to(dtype)
+    expect_close(student.softmax(x, dim=-1), reference.softmax(x, dim=-1), f"softmax of a {str(dtype)[6:]} tensor")
+
+
+@pytest.mark.points(2)
+def test_large_inputs_stay_finite(student, reference):
+    x = torch.tensor([[1e4, 0.0, -1e4], [1000.0, 1000.0, 999.0], [-1e4, -1e4, -1e4]])
+    out = student.softmax(x, dim=-1)
+    mistakes = reference.diagnose(lambda ns: ns.softmax(x, dim=-1))
+    expect_close(out, reference.softmax(x, dim=-1), "softmax of inputs as large as 1e4", mistakes=mistakes,
+                 hint="Subtract the maximum along dim before exp()")
+    expect_finite(out, "softmax of inputs as large as 1e4")
+
+
+@pytest.mark.points(1)
+def test_rows_sum_to_one(student, generator):
+    x = torch.randn(6, 9, generator=generator) * 5
+    out = expect_finite(student.softmax(x, dim=1), "softmax(x, dim=1)")
+    sums = out.sum(dim=1)
+    worst = (sums - 1).abs().max().item()
+    expect(worst < 1e-5, f"softmax(x, dim=1) should sum to 1 along dim 1; a sum is off by {worst:.3g}")
+    expect(bool((out >= 0).all()), "softmax output has negative entries")
+
+
+@pytest.mark.points(1)
+def test_input_not_modified(student, generator):
+    x = torch.randn(4, 5, generator=generator)
+    # The worker works on its own copy of x: ask for that copy back after the call.
+    call = call_with_inputs(student.softmax, x, dim=-1)
+    expect_finite(call.output)
+    expect_equal_tensors(call.args[0], x, "the input x (softmax modified it in place: write to a new tensor)")
+
+
+@pytest.mark.points(2)
+def test_gradients_match_reference(student, reference, generator):
+    x = torch.randn(3, 6, generator=generator, dtype=torch.float64).requires_grad_()
+    g = torch.randn(3, 6, generator=generator, dtype=torch.float64)
+    got = vjp(student.softmax, x, dim=-1, grad_output=g)
+    want = vjp(reference.softmax, x, dim=-1, grad_output=g)
+    expect_close(got.input_grads[0], want.input_grads[0], "the gradient of softmax with respect to x")
+
+
+@pytest.mark.points(1)
+def test_batch_elements_independent(student, generator):
+    x = torch.randn(4, 8, generator=generator)
+    full = expect_finite(student.softmax(x, dim=-1))
+    single = expect_finite(student.softmax(x[2:3].clone(), dim=-1))
+    expect_close(single, full[2:3], "softmax of row 2 alone vs. as part of a batch",
+                 hint="Each row must be normalised on its own")

@@ -1,0 +1,232 @@
+"""The pytest plugin that turns check files into graded results.
+
+It registers the ``points`` and ``hidden`` markers, gives checks their fixtures
+(``student``, ``reference``, ``device``, ``generator``, ``seed``), and records one
+:class:`~grader.results.CheckResult` per check. Points travel from the marker to
+``item.user_properties`` so every report sees them.
+
+Which worker serves ``student`` for a check is decided by the check file's exercise:
+the plugin is told, per check file, which exercise it belongs to.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from grader.remote import (
+    KitOutOfDate,
+    LiveTransport,
+    Namespace,
+    ReferenceFailure,
+    RemoteError,
+    Session,
+    StudentError,
+    Transport,
+)
+from grader.results import ERROR, FAILED, PASSED, CheckResult, ExerciseResult
+from grader.spec import ExerciseSpec
+from grader.submission import Submission
+
+MESSAGE_LIMIT = 1500
+
+
+def points_of(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("points")
+    if marker is None:
+        return 1.0
+    if len(marker.args) != 1 or marker.kwargs or isinstance(marker.args[0], bool):
+        raise pytest.UsageError(f"{item.nodeid}: use @pytest.mark.points(n) with one number")
+    value = marker.args[0]
+    if not isinstance(value, (int, float)) or value < 0:
+        raise pytest.UsageError(f"{item.nodeid}: points must be a non-negative number, got {value!r}")
+    return float(value)
+
+
+@dataclass
+class ExerciseRun:
+    """Per-exercise state while its checks run."""
+
+    spec: ExerciseSpec
+    result: ExerciseResult
+    student: Session | None = None
+    reference: Session | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+class GraderPlugin:
+    """Passed to ``pytest.main(plugins=[...])`` by ``grader.runner``."""
+
+    def __init__(
+        self,
+        specs_by_file: dict[Path, ExerciseSpec],
+        submission: Submission,
+        device: str,
+        seed: int,
+        make_transport: Callable[[ExerciseSpec, str], Transport],
+    ):
+        self.specs_by_file = {p.resolve(): s for p, s in specs_by_file.items()}
+        self.submission = submission
+        self.device_name = device
+        self.base_seed = seed
+        self.make_transport = make_transport
+        self.runs: dict[str, ExerciseRun] = {}
+        self._excinfo: dict[str, tuple[str, str]] = {}
+
+    # ---------------------------------------------------------------- bookkeeping
+
+    def run_for(self, spec: ExerciseSpec) -> ExerciseRun:
+        if spec.name not in self.runs:
+            self.runs[spec.name] = ExerciseRun(spec, ExerciseResult(spec.name, self.device_name))
+        return self.runs[spec.name]
+
+    def spec_of(self, path: Path) -> ExerciseSpec:
+        return self.specs_by_file[Path(path).resolve()]
+
+    def close(self) -> None:
+        for run in self.runs.values():
+            for session in (run.student, run.reference):
+                if session is not None:
+                    session.close()
+            run.student = run.reference = None
+
+    # ---------------------------------------------------------------- pytest hooks
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.addinivalue_line("markers", "points(n): how many points the check is worth")
+        config.addinivalue_line("markers", "hidden: instructor-only check, never shipped in a student kit")
+
+    def pytest_collection_modifyitems(self, session, config, items: list[pytest.Item]) -> None:
+        for item in items:
+            spec = self.spec_of(item.path)
+            item.user_properties.append(("points", points_of(item)))
+            item.user_properties.append(("hidden", item.get_closest_marker("hidden") is not None))
+            item.user_properties.append(("exercise", spec.name))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and report.fspath and Path(report.fspath).suffix == ".py":
+            try:
+                spec = self.spec_of(Path(report.fspath))
+            except KeyError:
+                return
+            text = str(report.longrepr).strip().splitlines()
+            self.run_for(spec).result.checks.append(
+                CheckResult(
+                    f"collect {Path(report.fspath).name}",
+                    0.0,
+                    0.0,
+                    ERROR,
+                    "the grader itself failed: could not load the checks: " + (text[-1] if text else ""),
+                )
+            )
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        report = outcome.get_result()
+        if call.excinfo is not None and report.failed and item.nodeid not in self._excinfo:
+            self._excinfo[item.nodeid] = _message_for(call.excinfo)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "teardown":
+            if report.when == "call" or report.failed or report.skipped:
+                self._record(report)
+
+    def _record(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        spec = self.spec_of(Path(report.fspath)) if report.fspath else None
+        exercise = props.get("exercise") or (spec.name if spec else "?")
+        run = self.runs.get(exercise) or self.run_for(self.spec_of(Path(report.fspath)))
+        max_points = float(props.get("points", 1.0))
+        name = report.nodeid.split("::", 1)[-1]
+        if report.passed:
+            status, message, points = PASSED, "", max_points
+        elif report.skipped:
+            status, points = FAILED, 0.0
+            message = "skipped: " + (str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else "")
+        else:
+            points = 0.0
+            kind, message = self._excinfo.get(report.nodeid, ("error", str(report.longrepr)[-MESSAGE_LIMIT:]))
+            status = ERROR if kind == "error" else FAILED
+        run.result.checks.append(CheckResult(name, points, max_points, status, message, bool(props.get("hidden"))))
+
+    def pytest_runtest_teardown(self, item, nextitem):
+        spec = self.spec_of(item.path)
+        if nextitem is None or self.spec_of(nextitem.path).name != spec.name:
+            run = self.runs.get(spec.name)
+            if run:
+                run.result.seconds = time.monotonic() - run.started
+                for session in (run.student, run.reference):
+                    if session is not None:
+                        session.close()
+                run.student = run.reference = None
+
+    # ---------------------------------------------------------------- fixtures
+
+    def _session(self, request: pytest.FixtureRequest, role: str) -> Namespace:
+        spec = self.spec_of(request.path)
+        run = self.run_for(spec)
+        attr = "student" if role == "student" else "reference"
+        if getattr(run, attr) is None:
+            transport = self.make_transport(spec, role)
+            subject = getattr(transport, "subject", role)
+            setattr(run, attr, Session(transport, subject))
+        return Namespace(getattr(run, attr), label=role)
+
+    @pytest.fixture
+    def student(self, request: pytest.FixtureRequest) -> Namespace:
+        """The submission, loaded in a sandboxed worker process."""
+        return self._session(request, "student")
+
+    @pytest.fixture
+    def reference(self, request: pytest.FixtureRequest) -> Namespace:
+        """The reference solution: live in a worker, or replayed in a student kit."""
+        return self._session(request, "reference")
+
+    @pytest.fixture
+    def device(self):
+        import torch
+
+        return torch.device(self.device_name)
+
+    @pytest.fixture
+    def seed(self, request: pytest.FixtureRequest) -> int:
+        """A seed fixed per check (not per run order), so every run sees the same inputs."""
+        name = request.node.nodeid.split("::", 1)[-1]
+        return (self.base_seed * 1_000_003 + zlib.crc32(name.encode())) % (2**31)
+
+    @pytest.fixture
+    def generator(self, seed: int):
+        import torch
+
+        return torch.Generator().manual_seed(seed)
+
+
+
+def _message_for(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
+    """(status kind, message) for a failed check."""
+    exc = excinfo.value
+    if isinstance(exc, KitOutOfDate):
+        return "error", f"this student kit is out of date: {exc}"
+    if isinstance(exc, StudentError):
+        return "failed", _trim(str(exc))
+    if isinstance(exc, AssertionError):
+        text = str(exc).strip()
+        # pytest's rewritten asserts append an "assert ..." explanation: keep the
+        # author's message, which is the first paragraph.
+        first = text.split("\nassert ")[0].strip() if text else "assertion failed"
+        return "failed", _trim(first)
+    if isinstance(exc, ReferenceFailure):
+        return "error", _trim(f"the grader itself failed (reference raised): {exc}")
+    if isinstance(exc, RemoteError):
+        return "error", _trim(f"the grader itself failed: {exc}")
+    return "error", _trim(f"the grader itself failed: {type(exc).__name__}: {exc}")
+
+
+def _trim(text: str) -> str:
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."

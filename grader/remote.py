@@ -1,0 +1,491 @@
+"""The trusted side of the worker boundary: what the ``student`` and ``reference`` fixtures are.
+
+- :class:`WorkerProcess` is one live worker: send a request, wait (with a time limit)
+  for the reply, kill it when it misbehaves, tell how it ended.
+- :class:`Transport` is what a :class:`Session` sends requests through. The live one
+  starts workers from the zygote (and starts a fresh one after a crash); a release
+  records the reference's replies and a student kit replays them (``grader.replay``).
+- :class:`Session` turns Python calls into requests and replies into values. Every
+  request gets a deterministic *key* (a hash of what was asked, of what object, in which
+  state), so a recorded reference can be replayed without its code.
+- :class:`Namespace` (``student.softmax(x)``) and :class:`Remote` (a handle or a path
+  into one: ``block.ln_1.weight``) are what checks hold.
+
+Errors raised by submitted code arrive as :class:`StudentError`, an AssertionError, so a
+check that calls broken code fails with a message instead of erroring.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import select
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from grader import wire
+from grader.worker import MISTAKE_PREFIX, ROOT_MODULE, WorkerConfig
+
+# --------------------------------------------------------------------------- errors
+
+
+class RemoteError(Exception):
+    """Code in a worker raised, or the worker itself failed."""
+
+    def __init__(self, message: str, type_name: str = "", where: str = ""):
+        super().__init__(message)
+        self.type_name = type_name
+        self.where = where
+
+
+class StudentError(RemoteError, AssertionError):
+    """The submission raised, failed to import, hung or crashed its worker."""
+
+
+class ReferenceFailure(RemoteError):
+    """The reference raised (a bug in a check or solution; or an expected error)."""
+
+
+class KitOutOfDate(RemoteError):
+    """A replayed reference was asked something the release never recorded."""
+
+
+def _format_error(subject: str, err: dict) -> str:
+    type_name, message, where = err.get("type", "Exception"), err.get("message", ""), err.get("where", "")
+    if type_name == "NotImplementedError":
+        text = f"{subject} is not implemented yet (NotImplementedError{': ' + message if message else ''})"
+    elif type_name == "SystemExit":
+        text = f"{subject} {message}: submissions must not exit the process"
+    else:
+        text = f"{subject} raised {type_name}: {message}"
+    if where:
+        text += f" [at {where}]"
+    return text
+
+
+# --------------------------------------------------------------------------- a worker
+
+
+class WorkerProcess:
+    """One worker forked from the zygote, spoken to over a socket."""
+
+    def __init__(self, zygote, config: WorkerConfig, start_timeout: float = 60.0):
+        self.config = config
+        self.zygote = zygote
+        self.sock, self.pid = zygote.spawn(config.to_json())
+        self.dead = False
+        self.hello = self._receive(start_timeout, during="while loading the module")
+
+    def _receive(self, timeout: float, during: str) -> tuple[dict, bytes]:
+        self.sock.settimeout(None)
+        ready, _, _ = select.select([self.sock], [], [], max(timeout, 0.0))
+        if not ready:
+            self.kill()
+            raise _Timeout(timeout)
+        # Once the first byte is there, the rest of a frame must follow promptly.
+        self.sock.settimeout(max(timeout, 5.0))
+        try:
+            return wire.recv_frame(self.sock)
+        except (wire.ChannelClosed, ConnectionError):
+            self.kill()
+            raise _Died(self.exit_status(), during) from None
+        except (wire.ProtocolError, socket.timeout) as exc:
+            self.kill()
+            raise _Garbled(str(exc)) from None
+
+    def request(self, doc: dict, blob: bytes, timeout: float) -> tuple[dict, bytes]:
+        if self.dead:
+            raise _Died(None, "earlier")
+        try:
+            self.sock.settimeout(30)
+            wire.send_frame(self.sock, doc, blob)
+        except OSError:
+            self.kill()
+            raise _Died(self.exit_status(), "before the call") from None
+        return self._receive(timeout, during="during the call")
+
+    def exit_status(self):
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                status = self.zygote.status(self.pid)
+            except Exception:
+                return None
+            if not status.running or time.monotonic() > deadline:
+                return status
+            time.sleep(0.01)
+
+    def kill(self) -> None:
+        self.dead = True
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(self.pid, signal.SIGKILL)
+                break
+            except OSError:
+                continue
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def output_tail(self, limit: int = 600) -> str:
+        try:
+            with open(self.config.log_path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - limit))
+                return f.read().decode(errors="replace").strip()
+        except OSError:
+            return ""
+
+
+class _Timeout(Exception):
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+
+class _Died(Exception):
+    def __init__(self, status, during: str):
+        self.status, self.during = status, during
+
+
+class _Garbled(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- transports
+
+
+class Transport(Protocol):
+    """Where a Session's requests go. ``key`` identifies the request deterministically."""
+
+    role: str
+
+    def roundtrip(self, key: str, doc: dict, blob: bytes) -> tuple[dict, bytes]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Budget:
+    """Seconds that calls into one exercise's code may still take, all together."""
+
+    seconds: float
+
+    def take(self, limit: float) -> float:
+        return max(0.0, min(limit, self.seconds))
+
+    def spend(self, seconds: float) -> None:
+        self.seconds -= seconds
+
+
+class LiveTransport:
+    """Requests go to a worker; a worker that died is replaced on the next request."""
+
+    def __init__(self, zygote, config: WorkerConfig, subject: str):
+        self.zygote = zygote
+        self.config = config
+        self.role = config.role
+        self.subject = subject  # "your softmax.py" / "the reference softmax"
+        self.budget = Budget(config.limits.exercise_seconds)
+        self.worker: WorkerProcess | None = None
+        self.generation = 0  # bumped per fresh worker: handles from older ones are stale
+        self.hello: dict = {}
+
+    def _error(self, message: str, type_name: str = "") -> RemoteError:
+        cls = StudentError if self.role == "student" else ReferenceFailure
+        return cls(message, type_name)
+
+    def _ensure_worker(self) -> WorkerProcess:
+        if self.worker is not None and not self.worker.dead:
+            return self.worker
+        if self.budget.seconds <= 0:
+            raise self._error(
+                f"{self.subject}: out of time (the exercise's {self.config.limits.exercise_seconds:g} s were used up)"
+            )
+        start = time.monotonic()
+        try:
+            self.worker = WorkerProcess(self.zygote, self.config, start_timeout=self.budget.take(60.0))
+        except _Timeout as t:
+            raise self._error(f"{self.subject} did not finish importing within {t.seconds:.0f} s (an endless loop at import?)") from None
+        except _Died as d:
+            raise self._error(f"{self.subject} ended the worker process while being imported: it {_status_text(d.status)}") from None
+        except _Garbled as g:
+            raise self._error(f"{self.subject} corrupted the grader's channel while being imported ({g})") from None
+        finally:
+            self.budget.spend(time.monotonic() - start)
+        self.generation += 1
+        self.hello, _ = self.worker.hello
+        if not self.hello.get("ready"):
+            err = self.hello.get("error", {})
+            self.worker.kill()
+            raise self._error(_format_error(f"importing {self.subject}", err), err.get("type", ""))
+        return self.worker
+
+    def roundtrip(self, key: str, doc: dict, blob: bytes) -> tuple[dict, bytes]:
+        worker = self._ensure_worker()
+        limit = self.budget.take(self.config.limits.call_seconds)
+        start = time.monotonic()
+        try:
+            return worker.request(doc, blob, limit)
+        except _Timeout as t:
+            exhausted = t.seconds < self.config.limits.call_seconds
+            what = "the exercise's time budget ran out" if exhausted else f"the call took longer than {t.seconds:g} s"
+            raise self._error(f"{self.subject} did not return: {what} (an endless loop?); the worker was stopped", "Timeout") from None
+        except _Died as d:
+            tail = worker.output_tail()
+            text = f"{self.subject} ended the worker process {d.during}: it {_status_text(d.status)}"
+            if tail:
+                text += f"; last output: {tail[-200:]!r}"
+            raise self._error(text, "WorkerDied") from None
+        except _Garbled as g:
+            raise self._error(f"{self.subject} wrote garbage into the grader's channel ({g}); the worker was stopped", "ProtocolError") from None
+        finally:
+            self.budget.spend(time.monotonic() - start)
+
+    def mistakes(self) -> list[str]:
+        self._ensure_worker()
+        return list(self.hello.get("mistakes", []))
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.kill()
+            self.worker = None
+
+
+def _status_text(status) -> str:
+    if status is None:
+        return "stopped answering"
+    text = status.describe()
+    if status.signal == signal.SIGKILL:
+        text += ": a memory or CPU limit, or the grader stopping it"
+    elif status.signal == signal.SIGSEGV:
+        text += ": a crash in native code"
+    elif status.code == 0:
+        text += " (sys.exit / os._exit inside submitted code?)"
+    return text
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def tensor_digest(tensors: dict[str, Any]) -> dict[str, str]:
+    """Hash each tensor's dtype, shape and bytes (device-independent)."""
+    import torch
+
+    out = {}
+    for name, t in tensors.items():
+        h = hashlib.sha256(f"{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        out[name] = h.hexdigest()
+    return out
+
+
+class Session:
+    """Python calls -> keyed requests -> values, over one Transport."""
+
+    def __init__(self, transport: Transport, subject: str):
+        self.transport = transport
+        self.subject = subject
+        self._states: dict[str, str] = {}  # handle id -> key of its latest state
+        self._seen: dict[str, int] = {}  # request digest -> how often asked so far
+
+    def _state_of(self, root: str) -> str:
+        if root == ROOT_MODULE or root.startswith(MISTAKE_PREFIX):
+            return root
+        return self._states.get(root, root)
+
+    def _encode(self, value: Any, enc: wire.Encoder) -> Any:
+        return enc.encode(_handles_to_wire(value))
+
+    def request(self, op: str, root: str, path: tuple[str, ...] = (), args=(), kwargs=None, **extra) -> Any:
+        enc = wire.Encoder()
+        doc: dict = {"op": op, "target": {"root": root, "path": list(path)}, **extra}
+        if op in ("call", "vjp"):
+            doc["args"] = self._encode(list(args), enc)
+            doc["kwargs"] = self._encode(dict(kwargs or {}), enc)
+        for name in ("grad_output",):
+            if name in extra:
+                doc[name] = self._encode(extra[name], enc)
+        blob = enc.blob()
+        # The key: what was asked, of which object in which state, with which data.
+        shape = {
+            "doc": _strip_ids(doc, self),
+            "tensors": tensor_digest(enc.tensors),
+        }
+        digest = _digest(shape)
+        count = self._seen.get(digest, 0)
+        self._seen[digest] = count + 1
+        key = f"{digest[:32]}.{count}"
+        doc["rid"] = key
+        reply, reply_blob = self.transport.roundtrip(key, doc, blob)
+        if root not in (ROOT_MODULE,) and not root.startswith(MISTAKE_PREFIX) and op in ("call", "vjp"):
+            # A method call may change the object: later requests see a new state.
+            self._states[root] = key
+        if "error" in reply:
+            err = reply["error"] if isinstance(reply["error"], dict) else {"message": str(reply["error"])}
+            what = ".".join(path) or "it"
+            subject = what if self.transport.role == "student" else f"{self.subject}: {what}"
+            message = _format_error(subject, err)
+            if self.transport.role == "student":
+                raise StudentError(message, err.get("type", ""), err.get("where", ""))
+            if self.transport.role == "replay-miss":
+                raise KitOutOfDate(message)
+            raise ReferenceFailure(message, err.get("type", ""), err.get("where", ""))
+        if "ok" not in reply:
+            raise wire.ProtocolError("reply has neither 'ok' nor 'error'")
+        decoder = wire.Decoder(reply_blob, lambda h: Remote(self, h.id, (), h.type_name))
+        return decoder.decode(reply["ok"])
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+def _strip_ids(doc: dict, session: Session) -> dict:
+    """The request as it will be keyed: handle ids replaced by their object's state."""
+
+    def walk(value):
+        if isinstance(value, dict):
+            if "__handle__" in value:
+                return {"__handle__": session._state_of(value["__handle__"])}
+            return {k: walk(v) for k, v in value.items() if k != "rid"}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    out = walk(doc)
+    out["target"]["root"] = session._state_of(doc["target"]["root"])
+    return out
+
+
+def _handles_to_wire(value: Any) -> Any:
+    if isinstance(value, Remote):
+        if value._path:
+            raise TypeError("pass a handle itself, not an attribute path of one, as an argument")
+        return wire.Handle(value._root, value._type)
+    if isinstance(value, (list, tuple)):
+        converted = [_handles_to_wire(v) for v in value]
+        return type(value)(converted) if type(value) in (list, tuple) else converted
+    if isinstance(value, dict):
+        return {k: _handles_to_wire(v) for k, v in value.items()}
+    return value
+
+
+# --------------------------------------------------------------------------- what checks hold
+
+
+@dataclass
+class VJP:
+    """Result of calling a function and backpropagating a gradient through it."""
+
+    output: Any
+    input_grads: list[Any]
+    param_grads: dict[str, Any] = field(default_factory=dict)
+
+
+class Remote:
+    """A handle to an object in a worker, or an attribute path into one.
+
+    Attribute access is lazy (no round trip); calling sends a request. Use
+    :func:`fetch` to read an attribute's value, :func:`vjp` for gradients.
+    """
+
+    def __init__(self, session: Session, root: str, path: tuple[str, ...] = (), type_name: str = "object"):
+        self._session, self._root, self._path, self._type = session, root, path, type_name
+
+    def __getattr__(self, name: str) -> "Remote":
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return Remote(self._session, self._root, self._path + (name,), self._type)
+
+    def __call__(self, *args, **kwargs) -> Any:
+        return self._session.request("call", self._root, self._path, args, kwargs)
+
+    def __repr__(self) -> str:
+        where = ".".join(self._path)
+        return f"<remote {self._type}{'.' + where if where else ''}>"
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def fetch(ref: Remote) -> Any:
+    """Read the value an attribute path points at (data, or a new handle)."""
+    return ref._session.request("get", ref._root, ref._path)
+
+
+def vjp(fn: Remote, *args, grad_output, output_index: int | None = None, **kwargs) -> VJP:
+    """Call ``fn`` in its worker, backpropagate ``grad_output``, return output and grads.
+
+    ``input_grads`` follow the order of the tensor arguments that require grad;
+    ``param_grads`` is filled when ``fn`` is an ``nn.Module`` (or one of its methods).
+    """
+    extra = {"grad_output": grad_output}
+    if output_index is not None:
+        extra["output_index"] = output_index
+    result = fn._session.request("vjp", fn._root, fn._path, args, kwargs, **extra)
+    return VJP(result["output"], list(result["input_grads"]), dict(result["param_grads"]))
+
+
+@dataclass
+class CallWithInputs:
+    """A call's output, and its arguments as the call left them in the worker."""
+
+    output: Any
+    args: list[Any]
+    kwargs: dict[str, Any]
+
+
+def call_with_inputs(fn: Remote, *args, **kwargs) -> CallWithInputs:
+    """Call ``fn`` and also get back its arguments, to see whether it modified them."""
+    result = fn._session.request("call", fn._root, fn._path, args, kwargs, return_inputs=True)
+    return CallWithInputs(result["output"], list(result["args"]), dict(result["kwargs"]))
+
+
+def is_remote(value: Any) -> bool:
+    return isinstance(value, Remote)
+
+
+class Namespace(Remote):
+    """The module a worker loaded: ``student.softmax(x)``, ``reference.MultiHeadAttention(16, 4)``."""
+
+    def __init__(self, session: Session, root: str = ROOT_MODULE, label: str = ""):
+        super().__init__(session, root, (), "module")
+        self._label = label
+
+    def seed(self, seed: int) -> None:
+        """Seed torch's generator in the worker (before building a module, say)."""
+        self._session.request("seed", self._root, seed=int(seed))
+
+    def mistake(self, name: str) -> "Namespace":
+        """The reference with one known mistake swapped in (reference only)."""
+        return Namespace(self._session, MISTAKE_PREFIX + name, name)
+
+    def mistake_names(self) -> list[str]:
+        names = getattr(self._session.transport, "mistakes", None)
+        return list(names()) if callable(names) else []
+
+    def diagnose(self, compute: Callable[["Namespace"], Any]) -> dict[str, Any]:
+        """Run ``compute`` against every known-mistake variant; name -> its result.
+
+        Variants that raise are left out. Always run (not only when a check fails) so
+        that a release records them and a kit can name mistakes without their code.
+        """
+        found: dict[str, Any] = {}
+        for name in self.mistake_names():
+            try:
+                found[name] = compute(self.mistake(name))
+            except RemoteError:
+                continue
+        return found
+
+    def __repr__(self) -> str:
+        return f"<{self._session.subject}>"
+

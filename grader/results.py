@@ -1,0 +1,74 @@
+"""Results as dataclasses, and their one JSON schema (``grade exercise --json``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+PASSED, FAILED, ERROR = "passed", "failed", "error"
+
+
+@dataclass
+class CheckResult:
+    name: str
+    points: float  # points earned
+    max_points: float
+    status: str  # passed | failed | error (error: the grader itself failed)
+    message: str = ""
+    hidden: bool = False
+
+    def to_json(self) -> dict:
+        doc = {k: getattr(self, k) for k in ("name", "points", "max_points", "status", "message")}
+        if self.hidden:
+            doc["hidden"] = True
+        return doc
+
+
+@dataclass
+class ExerciseResult:
+    exercise: str
+    device: str
+    seconds: float = 0.0
+    checks: list[CheckResult] = field(default_factory=list)
+    problem: str = ""  # why nothing could be graded (no file, not a notebook, ...), if so
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.points for c in self.checks), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_points for c in self.checks), 6)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(c.status == PASSED for c in self.checks)
+
+    def to_json(self) -> dict:
+        doc = {
+            "exercise": self.exercise,
+            "score": self.score,
+            "max_score": self.max_score,
+            "device": self.device,
+            "seconds": round(self.seconds, 3),
+            "checks": [c.to_json() for c in self.checks],
+        }
+        if self.problem:
+            doc["problem"] = self.problem
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "ExerciseResult":
+        checks = [
+            CheckResult(
+                c["name"], c["points"], c["max_points"], c["status"], c.get("message", ""), c.get("hidden", False)
+            )
+            for c in doc.get("checks", [])
+        ]
+        return cls(doc["exercise"], doc.get("device", "cpu"), doc.get("seconds", 0.0), checks, doc.get("problem", ""))
+
+
+def as_dicts(results: list[ExerciseResult]) -> list[dict]:
+    return [r.to_json() for r in results]
+
+
+__all__ = ["CheckResult", "ExerciseResult", "PASSED", "FAILED", "ERROR", "as_dicts", "asdict"]

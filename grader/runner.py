@@ -1,0 +1,167 @@
+"""Runs the checks of one or more exercises against one submission: the library entry point.
+
+One call is one in-process pytest session over the exercises' check files (pytest is
+not re-entered in a loop: its import caching leaks between runs). Submission and
+reference code run in workers forked from the zygote; verdicts are decided here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from grader.remote import LiveTransport, Transport
+from grader.results import ERROR, FAILED, CheckResult, ExerciseResult
+from grader.sandbox import Limits
+from grader.spec import ExerciseSpec
+from grader.submission import Submission
+from grader.worker import WorkerConfig
+
+INI_FILE = Path(__file__).with_name("pytest_grader.ini")
+
+
+@dataclass
+class GradeOptions:
+    device: str = "auto"  # cpu | cuda | auto
+    seed: int = 0
+    include_hidden: bool | None = None  # None: wherever the solutions are present
+    limits: Limits = field(default_factory=Limits)
+    # Builds the reference transport; None means live, from the installed solutions.
+    reference_transport: Callable[[ExerciseSpec, "WorkerConfig"], Transport] | None = None
+
+
+def resolve_device(device: str) -> str:
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use cpu, cuda or auto")
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if device == "cuda":
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA device here")
+    return "cpu"
+
+
+def _solution_dirs(specs: list[ExerciseSpec]) -> list[str]:
+    dirs = set()
+    for spec in specs:
+        for path in (spec.solution, spec.mistakes, *spec.hidden_checks):
+            if path is not None and path.exists():
+                dirs.add(str(path.resolve().parent))
+    return sorted(dirs)
+
+
+def grade(
+    specs: list[ExerciseSpec],
+    submission: Submission,
+    options: GradeOptions | None = None,
+    zygote=None,
+) -> list[ExerciseResult]:
+    """Grade ``submission`` on ``specs``; one ExerciseResult per spec, in course order."""
+    import pytest
+
+    from grader.plugin import GraderPlugin
+    from grader.zygote import default_zygote
+
+    options = options or GradeOptions()
+    device = resolve_device(options.device)
+    zygote = zygote or default_zygote()
+    logs = tempfile.mkdtemp(prefix="grader-logs-")
+    hide = _solution_dirs(specs)
+
+    def config_for(spec: ExerciseSpec, role: str) -> WorkerConfig:
+        log = os.path.join(logs, f"{spec.name}-{role}.log")
+        if role == "student":
+            files = {m: str(p) for m, p in submission.files.items()}
+            # Hide the solution folders, except one the submission itself lives in
+            # (``grade check-solutions`` grades the solutions as a submission).
+            own = {str(Path(p).resolve().parent) for p in files.values()}
+            hidden = [d for d in hide if d not in own]
+            return WorkerConfig("student", spec.module, files, log, options.limits, device, hide_dirs=hidden)
+        files = {spec.module: str(spec.solution)}
+        mistakes = str(spec.mistakes) if spec.mistakes and spec.mistakes.is_file() else None
+        return WorkerConfig("reference", spec.module, files, log, Limits(call_seconds=120, exercise_seconds=1e9), device, mistakes)
+
+    def make_transport(spec: ExerciseSpec, role: str) -> Transport:
+        if role == "student":
+            if spec.module in submission.problems:
+                return _MissingTransport(submission.problems[spec.module])
+            return LiveTransport(zygote, config_for(spec, role), f"your {spec.module}.py")
+        if options.reference_transport is not None:
+            return options.reference_transport(spec, config_for(spec, role))
+        if not spec.has_solution:
+            return _MissingTransport(f"no reference solution is installed for {spec.name}", role="reference")
+        return LiveTransport(zygote, config_for(spec, role), f"the reference {spec.module}")
+
+    results: dict[str, ExerciseResult] = {}
+    files: dict[Path, ExerciseSpec] = {}
+    for spec in specs:
+        include_hidden = options.include_hidden
+        if include_hidden is None:
+            include_hidden = spec.has_solution and options.reference_transport is None
+        for path in spec.all_checks(include_hidden):
+            files[path] = spec
+
+    plugin = GraderPlugin(files, submission, device, options.seed, make_transport)
+    args = [
+        *[str(p) for p in files],
+        "-c", str(INI_FILE),
+        "--rootdir", str(INI_FILE.parent),
+        "-p", "no:cacheprovider",
+        "--noconftest",
+        "--import-mode=importlib",
+        "-q",
+    ]  # fmt: skip
+    start = time.monotonic()
+    # pytest's own terminal output is not ours to show: results come from the plugin.
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            code = pytest.main(args, plugins=[plugin])
+    finally:
+        plugin.close()
+    elapsed = time.monotonic() - start
+    for spec in specs:
+        run = plugin.runs.get(spec.name)
+        result = run.result if run else ExerciseResult(spec.name, device)
+        if spec.module in submission.problems:
+            result.problem = submission.problems[spec.module]
+        if not result.checks:
+            reason = f"pytest exited with {int(code)}: " + sink.getvalue().strip()[-500:]
+            result.checks.append(CheckResult("checks", 0.0, 0.0, ERROR, f"the grader itself failed: no checks ran ({reason})"))
+        if not result.seconds:
+            result.seconds = elapsed / max(1, len(specs))
+        results[spec.name] = result
+    return [results[s.name] for s in specs]
+
+
+class _MissingTransport:
+    """Stands in for a worker when there is nothing to load: every call fails with why."""
+
+    def __init__(self, why: str, role: str = "student"):
+        self.why = why
+        self.role = role
+        self.subject = role
+
+    def roundtrip(self, key, doc, blob):
+        from grader.remote import ReferenceFailure, StudentError
+
+        cls = StudentError if self.role == "student" else ReferenceFailure
+        raise cls(self.why)
+
+    def mistakes(self) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+__all__ = ["grade", "GradeOptions", "resolve_device", "FAILED"]

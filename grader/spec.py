@@ -1,0 +1,56 @@
+"""What an exercise plugin is: a small frozen description the grader can act on.
+
+A plugin package exposes an :class:`ExerciseSpec` and registers it under the entry-point
+group ``grader.exercises`` (see ``grader.registry``). The built-in course does exactly
+the same in this project's own pyproject.toml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ExerciseSpec:
+    """One exercise: what students edit, how it is checked, what it is checked against."""
+
+    name: str  # what users type: ``grade exercise attention``
+    title: str
+    order: int  # position in the course
+    module: str  # the module students edit, e.g. "attention" (attention.py)
+    stub: Path  # the handout file students start from
+    checks: tuple[Path, ...]  # visible check files (pytest)
+    solution: Path | None = None  # reference implementation; absent in a student kit
+    mistakes: Path | None = None  # known-mistake variants beside the solution
+    hidden_checks: tuple[Path, ...] = ()  # instructor-only checks, never shipped
+    data: tuple[Path, ...] = ()  # files or folders the exercise needs
+    section: str = ""  # the course section the handout follows
+    requires: tuple[str, ...] = ()  # other course modules this one may import
+
+    @property
+    def has_solution(self) -> bool:
+        return self.solution is not None and self.solution.is_file()
+
+    def all_checks(self, include_hidden: bool) -> tuple[Path, ...]:
+        hidden = tuple(p for p in self.hidden_checks if p.is_file()) if include_hidden else ()
+        return self.checks + hidden
+
+
+@dataclass(frozen=True)
+class ExerciseInfo:
+    """A spec plus its static check inventory, for ``grade list``."""
+
+    spec: ExerciseSpec
+    checks: tuple["StaticCheck", ...] = field(default=())
+
+    @property
+    def max_points(self) -> float:
+        return sum(c.points for c in self.checks if not c.hidden)
+
+
+@dataclass(frozen=True)
+class StaticCheck:
+    name: str
+    points: float
+    hidden: bool = False

@@ -1,0 +1,102 @@
+"""Where a submission's modules are: a .py file, a folder, or (``grader.notebooks``) a notebook.
+
+A submission is resolved into a map from course module name (``attention``) to the
+Python file the worker will load. Folders may be flat (``attention.py``) or one folder per
+exercise (``attention/attention.py``); a notebook is turned into a module first.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.spec import ExerciseSpec
+
+
+class SubmissionError(ValueError):
+    """The submission path itself is unusable (missing, wrong kind of file)."""
+
+
+@dataclass
+class Submission:
+    label: str  # what reports call it: a path, "the stubs", "the solutions"
+    files: dict[str, Path] = field(default_factory=dict)  # module -> .py to load
+    problems: dict[str, str] = field(default_factory=dict)  # module -> why it has no file
+
+    def file_for(self, spec: ExerciseSpec) -> Path | None:
+        return self.files.get(spec.module)
+
+
+def _notebook_to_module(path: Path, module: str, workdir: Path) -> Path:
+    from grader.notebooks import NotebookError, notebook_to_source
+
+    try:
+        source = notebook_to_source(path)
+    except NotebookError:
+        raise
+    out = workdir / f"{module}.py"
+    out.write_text(source)
+    return out
+
+
+def _scratch() -> Path:
+    return Path(tempfile.mkdtemp(prefix="grader-nb-"))
+
+
+def from_stubs(specs: list[ExerciseSpec]) -> Submission:
+    return Submission("the exercise stubs", {s.module: s.stub for s in specs})
+
+
+def from_solutions(specs: list[ExerciseSpec]) -> Submission:
+    sub = Submission("the reference solutions")
+    for s in specs:
+        if s.has_solution:
+            sub.files[s.module] = s.solution
+        else:
+            sub.problems[s.module] = f"no reference solution for {s.name} is installed (a student kit?)"
+    return sub
+
+
+def locate(path: Path, specs: list[ExerciseSpec]) -> Submission:
+    """Resolve PATH for the given exercises; raise SubmissionError if PATH is unusable."""
+    if not path.exists():
+        raise SubmissionError(f"submission not found: {path}")
+    sub = Submission(str(path))
+    if path.is_file():
+        if path.suffix not in (".py", ".ipynb"):
+            raise SubmissionError(f"{path}: a submission is a .py file, a .ipynb notebook or a folder")
+        if len(specs) != 1:
+            raise SubmissionError(f"{path} is a single file; give a folder to grade several exercises")
+        spec = specs[0]
+        _add(sub, spec.module, path)
+        return sub
+    for spec in specs:
+        for candidate in _candidates(path, spec):
+            if candidate.is_file():
+                _add(sub, spec.module, candidate)
+                break
+        else:
+            sub.problems.setdefault(spec.module, f"no {spec.module}.py or {spec.module}.ipynb in {path}")
+    return sub
+
+
+def _candidates(root: Path, spec: ExerciseSpec) -> list[Path]:
+    names = [spec.module] + ([spec.name] if spec.name != spec.module else [])
+    out = []
+    for suffix in (".py", ".ipynb"):
+        for name in names:
+            out += [root / f"{name}{suffix}", root / spec.name / f"{spec.module}{suffix}"]
+    return out
+
+
+def _add(sub: Submission, module: str, path: Path) -> None:
+    if path.suffix == ".ipynb":
+        from grader.notebooks import NotebookError
+
+        try:
+            path = _notebook_to_module(path, module, _scratch())
+        except NotebookError as exc:
+            sub.problems[module] = str(exc)
+            return
+    sub.files[module] = path.resolve()

@@ -1,0 +1,221 @@
+"""The bytes that cross between the trusted grader and a worker process.
+
+A frame is a fixed header (magic, JSON length, blob length), a JSON document and an
+optional safetensors blob holding every tensor the document refers to. Nothing is ever
+unpickled: the JSON is parsed with ``json`` and the blob with ``safetensors``, both of
+which only build plain values, so a worker cannot smuggle an object with rigged
+behaviour into the process that decides the score.
+
+Values are encoded as a JSON tree in which tensors, tuples, dtypes, non-string-keyed
+dicts and handles to objects that live in the worker are tagged dicts::
+
+    {"__tensor__": "t3", "requires_grad": false, "device": "cpu"}
+    {"__tuple__": [...]}        {"__dtype__": "float32"}
+    {"__dict__": [[k, v], ...]} {"__handle__": "h12", "type": "DecoderBlock"}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import struct
+from dataclasses import dataclass
+from typing import Any, Callable
+
+MAGIC = b"GRD1"
+HEADER = struct.Struct("!4sII")
+MAX_JSON_BYTES = 64 * 1024 * 1024
+MAX_BLOB_BYTES = 2 * 1024 * 1024 * 1024 - 1
+
+_TAGS = ("__tensor__", "__tuple__", "__dtype__", "__dict__", "__handle__", "__float__")
+
+
+class ProtocolError(Exception):
+    """The other side sent bytes that are not a well-formed frame."""
+
+
+class ChannelClosed(Exception):
+    """The other side closed the connection (for a worker: it exited)."""
+
+
+@dataclass(frozen=True)
+class Handle:
+    """A reference to an object that lives in a worker and never crosses."""
+
+    id: str
+    type_name: str
+
+
+def send_frame(sock: socket.socket, doc: dict, blob: bytes = b"") -> None:
+    payload = json.dumps(doc, allow_nan=False).encode()
+    sock.sendall(HEADER.pack(MAGIC, len(payload), len(blob)) + payload + blob)
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = sock.recv(min(n, 1 << 20))
+        if not chunk:
+            raise ChannelClosed("connection closed")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def recv_frame(sock: socket.socket) -> tuple[dict, bytes]:
+    """Read one frame; raise ProtocolError on anything malformed."""
+    header = _recv_exact(sock, HEADER.size)
+    magic, json_len, blob_len = HEADER.unpack(header)
+    if magic != MAGIC:
+        raise ProtocolError(f"bad frame header {header[:12]!r}")
+    if json_len > MAX_JSON_BYTES or blob_len > MAX_BLOB_BYTES:
+        raise ProtocolError(f"frame too large ({json_len} + {blob_len} bytes)")
+    try:
+        doc = json.loads(_recv_exact(sock, json_len))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"frame is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ProtocolError("frame is not a JSON object")
+    blob = _recv_exact(sock, blob_len) if blob_len else b""
+    return doc, blob
+
+
+# --------------------------------------------------------------------------- values
+
+
+class Encoder:
+    """Turns a value into (JSON tree, tensors); objects that are not data become handles.
+
+    ``make_handle`` is called for each such object and returns its Handle; on the trusted
+    side it is None (the grader only ever sends data and handles it already holds).
+    """
+
+    def __init__(self, make_handle: Callable[[Any], Handle] | None = None):
+        self.tensors: dict[str, Any] = {}
+        self._make_handle = make_handle
+
+    def encode(self, value: Any) -> Any:
+        import torch
+
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, int) and type(value) in (int, bool):
+            return value
+        if type(value) is float:
+            return value if math.isfinite(value) else {"__float__": repr(value)}
+        if isinstance(value, Handle):
+            return {"__handle__": value.id, "type": value.type_name}
+        if isinstance(value, torch.Tensor):
+            return self._tensor(value)
+        if isinstance(value, torch.dtype):
+            return {"__dtype__": str(value).removeprefix("torch.")}
+        if type(value) in (tuple, torch.Size):
+            return {"__tuple__": [self.encode(v) for v in value]}
+        if type(value) is list:
+            return [self.encode(v) for v in value]
+        if isinstance(value, dict) and type(value).__name__ in ("dict", "OrderedDict"):
+            if all(type(k) is str and k not in _TAGS for k in value):
+                return {k: self.encode(v) for k, v in value.items()}
+            return {"__dict__": [[self.encode(k), self.encode(v)] for k, v in value.items()]}
+        if type(value) in (float, int) or _is_numpy_scalar(value):
+            return self.encode(value.item())
+        if self._make_handle is None:
+            raise TypeError(f"cannot send a value of type {type(value).__name__}")
+        return self.encode(self._make_handle(value))
+
+    def _tensor(self, value: Any) -> dict:
+        import torch
+
+        # Strip any subclass without running its Python overrides: only the storage
+        # crosses, as a plain tensor.
+        with torch._C.DisableTorchFunction():
+            plain = torch.Tensor._make_subclass(torch.Tensor, value.detach())
+            meta = {
+                "requires_grad": bool(value.requires_grad),
+                "device": str(value.device.type),
+            }
+            plain = plain.to("cpu").contiguous().clone()
+        key = f"t{len(self.tensors)}"
+        self.tensors[key] = plain
+        return {"__tensor__": key, **meta}
+
+    def blob(self) -> bytes:
+        if not self.tensors:
+            return b""
+        from safetensors.torch import save
+
+        return save(self.tensors)
+
+
+def _is_numpy_scalar(value: Any) -> bool:
+    return type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0
+
+
+class Decoder:
+    """Rebuilds a value from (JSON tree, blob). Tensors come out as plain torch.Tensor."""
+
+    def __init__(self, blob: bytes, resolve_handle: Callable[[Handle], Any], device: Any = None):
+        self._tensors: dict[str, Any] = {}
+        if blob:
+            from safetensors.torch import load
+
+            try:
+                self._tensors = load(blob)
+            except Exception as exc:  # safetensors raises its own error types
+                raise ProtocolError(f"tensor payload is not valid safetensors: {exc}") from None
+        self._resolve = resolve_handle
+        self._device = device
+
+    def decode(self, tree: Any) -> Any:
+        if tree is None or isinstance(tree, (bool, int, float, str)):
+            return tree
+        if isinstance(tree, list):
+            return [self.decode(v) for v in tree]
+        if not isinstance(tree, dict):
+            raise ProtocolError(f"unexpected JSON value {tree!r:.80}")
+        if "__tensor__" in tree:
+            return self._tensor(tree)
+        if "__tuple__" in tree:
+            return tuple(self.decode(v) for v in _list(tree["__tuple__"]))
+        if "__dtype__" in tree:
+            import torch
+
+            dtype = getattr(torch, str(tree["__dtype__"]), None)
+            if not isinstance(dtype, torch.dtype):
+                raise ProtocolError(f"unknown dtype {tree['__dtype__']!r}")
+            return dtype
+        if "__float__" in tree:
+            if tree["__float__"] not in ("nan", "inf", "-inf"):
+                raise ProtocolError(f"bad float {tree['__float__']!r}")
+            return float(tree["__float__"])
+        if "__dict__" in tree:
+            out = {}
+            for pair in _list(tree["__dict__"]):
+                key, value = _list(pair)
+                key = self.decode(key)
+                if isinstance(key, (list, dict)):
+                    raise ProtocolError("unhashable dict key")
+                out[key] = self.decode(value)
+            return out
+        if "__handle__" in tree:
+            return self._resolve(Handle(str(tree["__handle__"]), str(tree.get("type", "object"))))
+        return {str(k): self.decode(v) for k, v in tree.items()}
+
+    def _tensor(self, tree: dict) -> Any:
+        key = tree["__tensor__"]
+        if key not in self._tensors:
+            raise ProtocolError(f"tensor {key!r} missing from payload")
+        tensor = self._tensors[key]
+        device = self._device if self._device is not None else tree.get("device", "cpu")
+        if str(device) != "cpu":
+            tensor = tensor.to(device)
+        if tree.get("requires_grad") and tensor.is_floating_point():
+            tensor.requires_grad_(True)
+        return tensor
+
+
+def _list(value: Any) -> list:
+    if not isinstance(value, list):
+        raise ProtocolError(f"expected a JSON list, got {type(value).__name__}")
+    return value

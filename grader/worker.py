@@ -1,0 +1,267 @@
+"""The worker: the only process in which submission (or reference) code runs.
+
+A worker is forked from the zygote, hardens itself (student role), loads the module it
+was given, says hello, then answers requests until the grader closes the socket. It
+holds the objects the code builds in a table and hands back handles to them; only data
+(JSON and safetensors) ever goes back over the socket.
+
+Requests (JSON): ``{"op": ..., "rid": ..., "target": {"root": ..., "path": [...]}, ...}``
+
+- ``call``  call the target with ``args``/``kwargs``; the result comes back as data or handles
+- ``get``   read the target (an attribute) as data or a handle
+- ``vjp``   call, then backpropagate ``grad_output``; return output, input and parameter grads
+- ``seed``  seed torch's global generator
+- ``release`` forget handles
+
+Replies: ``{"ok": value}`` or ``{"error": {"type", "message", "where"}}``.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.util
+import os
+import socket
+import sys
+import traceback
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader import wire
+from grader.sandbox import Hardening, Limits, harden
+
+ROOT_MODULE = "module"
+MISTAKE_PREFIX = "mistake:"
+
+
+@dataclass
+class WorkerConfig:
+    """Everything a worker needs to know; sent as JSON from the grader via the zygote."""
+
+    role: str  # "student" or "reference"
+    main: str  # the module name the exercise is about, e.g. "softmax"
+    files: dict[str, str]  # module name -> file; siblings are importable by name
+    log_path: str
+    limits: Limits = field(default_factory=Limits)
+    device: str = "cpu"
+    mistakes_file: str | None = None
+    hide_dirs: list[str] = field(default_factory=list)
+    block_packages: list[str] = field(default_factory=lambda: ["solutions"])
+
+    def to_json(self) -> dict:
+        doc = dict(self.__dict__)
+        doc["limits"] = self.limits.to_json()
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "WorkerConfig":
+        doc = dict(doc)
+        doc["limits"] = Limits.from_json(doc.get("limits", {}))
+        return cls(**doc)
+
+
+class _SiblingFinder(importlib.abc.MetaPathFinder):
+    """Lets one submitted module ``import`` another by its course name."""
+
+    def __init__(self, files: dict[str, str]):
+        self.files = files
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in self.files:
+            return importlib.util.spec_from_file_location(fullname, self.files[fullname])
+        return None
+
+
+class _MistakeNamespace:
+    """The solution module with some names replaced by a known-mistake variant."""
+
+    def __init__(self, base: types.ModuleType, overrides: dict[str, Any]):
+        self._base, self._overrides = base, overrides
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._overrides:
+            return self._overrides[name]
+        return getattr(self._base, name)
+
+
+def describe_exception(exc: BaseException, files: set[str]) -> dict:
+    """Type, message and the last line of submitted code it passed through."""
+    where = ""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if os.path.realpath(frame.filename) in files:
+            where = f"{os.path.basename(frame.filename)}, line {frame.lineno}: {(frame.line or '').strip()}"
+            break
+    if isinstance(exc, SyntaxError) and exc.filename and not where:
+        where = f"{os.path.basename(exc.filename)}, line {exc.lineno}: {(exc.text or '').strip()}"
+    if isinstance(exc, SystemExit):
+        message = f"called sys.exit({exc.code!r})"
+    else:
+        message = str(exc)
+    return {"type": type(exc).__name__, "message": message[:2000], "where": where}
+
+
+class Worker:
+    def __init__(self, sock: socket.socket, config: WorkerConfig):
+        self.sock = sock
+        self.config = config
+        self.objects: dict[str, Any] = {}
+        self.roots: dict[str, Any] = {}
+        self.mistake_names: list[str] = []
+        self.files = {os.path.realpath(p) for p in config.files.values()}
+        self._handle_seq = 0
+
+    # ------------------------------------------------------------------ loading
+
+    def load(self) -> dict:
+        cfg = self.config
+        sys.meta_path.insert(0, _SiblingFinder(cfg.files))
+        module = importlib.import_module(cfg.main)
+        self.roots[ROOT_MODULE] = module
+        if cfg.mistakes_file:
+            spec = importlib.util.spec_from_file_location(f"{cfg.main}_mistakes", cfg.mistakes_file)
+            mistakes = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mistakes)
+            for name, overrides in getattr(mistakes, "MISTAKES", {}).items():
+                self.roots[MISTAKE_PREFIX + name] = _MistakeNamespace(module, overrides)
+                self.mistake_names.append(name)
+        return {"ready": True, "mistakes": self.mistake_names, "pid": os.getpid()}
+
+    # ------------------------------------------------------------------ serving
+
+    def resolve(self, target: dict) -> Any:
+        root = target.get("root", ROOT_MODULE)
+        if root in self.roots:
+            obj = self.roots[root]
+        elif root in self.objects:
+            obj = self.objects[root]
+        else:
+            raise LookupError(f"unknown object {root!r} (from an earlier, restarted worker?)")
+        for name in target.get("path", []):
+            obj = getattr(obj, name)
+        return obj
+
+    def _make_handle(self, rid: str):
+        def make(obj: Any) -> wire.Handle:
+            self._handle_seq += 1
+            hid = f"{rid}#{self._handle_seq}" if rid else f"h{self._handle_seq}"
+            self.objects[hid] = obj
+            return wire.Handle(hid, type(obj).__name__)
+
+        return make
+
+    def decode(self, doc: dict, blob: bytes, key: str) -> Any:
+        decoder = wire.Decoder(blob, lambda h: self.objects[h.id])
+        return decoder.decode(doc.get(key))
+
+    def handle(self, doc: dict, blob: bytes) -> Any:
+        import torch
+
+        op = doc.get("op")
+        if op == "seed":
+            torch.manual_seed(int(doc["seed"]))
+            return None
+        if op == "release":
+            for hid in doc.get("ids", []):
+                self.objects.pop(hid, None)
+            return None
+        target = self.resolve(doc.get("target", {}))
+        if op == "get":
+            return target
+        args = self.decode(doc, blob, "args") or []
+        kwargs = self.decode(doc, blob, "kwargs") or {}
+        if op == "call":
+            output = target(*args, **kwargs)
+            if doc.get("return_inputs"):
+                # The arguments as the call left them: shows in-place modification.
+                return {"output": output, "args": args, "kwargs": kwargs}
+            return output
+        if op == "vjp":
+            return self._vjp(target, args, kwargs, self.decode(doc, blob, "grad_output"), doc)
+        raise ValueError(f"unknown op {op!r}")
+
+    def _vjp(self, target, args, kwargs, grad_output, doc) -> dict:
+        import torch
+
+        leaves = [a for a in _flatten((args, kwargs)) if isinstance(a, torch.Tensor) and a.requires_grad]
+        module = getattr(target, "__self__", target)
+        params = dict(module.named_parameters()) if isinstance(module, torch.nn.Module) else {}
+        for p in params.values():
+            p.grad = None
+        output = target(*args, **kwargs)
+        out = output
+        index = doc.get("output_index")
+        if index is not None:
+            out = output[index]
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"expected the output to be a tensor, got {type(out).__name__}")
+        if not out.requires_grad:
+            raise RuntimeError("the output does not require grad: the autograd graph was cut (detach? no_grad? .data?)")
+        out.backward(grad_output)
+        return {
+            "output": output,
+            "input_grads": [leaf.grad for leaf in leaves],
+            "param_grads": {name: p.grad for name, p in params.items()},
+        }
+
+    def serve(self) -> None:
+        while True:
+            try:
+                doc, blob = wire.recv_frame(self.sock)
+            except (wire.ChannelClosed, ConnectionError):
+                return
+            rid = str(doc.get("rid", ""))
+            encoder = wire.Encoder(self._make_handle(rid))
+            try:
+                value = self.handle(doc, blob)
+                reply = {"ok": encoder.encode(value)}
+            except BaseException as exc:  # noqa: BLE001 - SystemExit from student code too
+                encoder = wire.Encoder()
+                reply = {"error": describe_exception(exc, self.files)}
+            try:
+                wire.send_frame(self.sock, reply, encoder.blob())
+            except BaseException as exc:  # noqa: BLE001
+                wire.send_frame(self.sock, {"error": describe_exception(exc, self.files)})
+
+
+def _flatten(value: Any):
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _flatten(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _flatten(v)
+    else:
+        yield value
+
+
+def run(sock: socket.socket, config: WorkerConfig) -> None:
+    """Entry point in the forked child; never returns."""
+    code = 0
+    try:
+        hardening = Hardening()
+        if config.role == "student":
+            hardening = harden(
+                config.limits, config.log_path, config.hide_dirs, set(config.block_packages), config.device
+            )
+        import torch
+
+        torch.set_num_threads(max(1, config.limits.threads))
+        worker = Worker(sock, config)
+        try:
+            hello = worker.load()
+        except BaseException as exc:  # noqa: BLE001 - the submission may do anything at import
+            hello = {"ready": False, "error": describe_exception(exc, worker.files)}
+        hello["hardening"] = hardening.applied
+        wire.send_frame(sock, hello)
+        if hello["ready"]:
+            worker.serve()
+    except BaseException:  # noqa: BLE001
+        code = 70
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            pass
+        os._exit(code)

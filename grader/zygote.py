@@ -1,0 +1,218 @@
+"""A warm process that has imported torch once and forks a fresh worker on request.
+
+Importing torch costs seconds; forking a process that already has it costs milliseconds.
+The grader starts the zygote as early as it can (so its torch import overlaps the
+grader's own), then asks it for workers. The zygote never loads submission or solution
+code: each child loads its own after the fork, so no worker inherits another's state.
+
+Control messages travel over a SOCK_SEQPACKET socket pair (one JSON document per
+message). A ``spawn`` request carries, as ancillary data, the file descriptor of the
+socket the new worker will talk on; the reply gives the worker's pid. The zygote reaps
+its children and answers ``status`` with how a worker ended.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+
+CONTROL_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    """How a worker process ended; ``running`` while it has not."""
+
+    running: bool
+    code: int | None = None
+    signal: int | None = None
+
+    def describe(self) -> str:
+        if self.running:
+            return "is still running"
+        if self.signal is not None:
+            name = signal.Signals(self.signal).name if self.signal in signal.Signals._value2member_map_ else str(self.signal)
+            return f"was killed by signal {self.signal} ({name})"
+        return f"exited with code {self.code}"
+
+
+# ---------------------------------------------------------------------- the server
+
+
+def _serve(control: socket.socket) -> None:
+    from grader import worker  # warm: torch, safetensors and the worker code
+
+    import safetensors.torch  # noqa: F401
+    import torch  # noqa: F401
+    import torch.nn.functional  # noqa: F401
+
+    statuses: dict[int, tuple[int | None, int | None]] = {}
+    children: set[int] = set()
+    control.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
+
+    def reap() -> None:
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            children.discard(pid)
+            statuses[pid] = (
+                (os.WEXITSTATUS(status), None) if os.WIFEXITED(status) else (None, os.WTERMSIG(status))
+            )
+
+    try:
+        while True:
+            readable, _, _ = select.select([control], [], [], 0.05)
+            reap()
+            if not readable:
+                continue
+            msg, fds, _, _ = socket.recv_fds(control, CONTROL_BYTES, 4)
+            if not msg:
+                return
+            request = json.loads(msg)
+            if request["op"] == "spawn":
+                pid = os.fork()
+                if pid == 0:
+                    control.close()
+                    worker.run(socket.socket(fileno=fds[0]), worker.WorkerConfig.from_json(request["config"]))
+                for fd in fds:
+                    os.close(fd)
+                children.add(pid)
+                control.send(json.dumps({"pid": pid}).encode())
+            elif request["op"] == "status":
+                reap()
+                pid = int(request["pid"])
+                if pid in statuses:
+                    code, sig = statuses[pid]
+                    reply = {"running": False, "code": code, "signal": sig}
+                else:
+                    reply = {"running": pid in children}
+                control.send(json.dumps(reply).encode())
+    finally:
+        for pid in children:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+
+def main() -> None:
+    from grader.sandbox import die_with_parent
+
+    die_with_parent()
+    control = socket.socket(fileno=int(sys.argv[1]))
+    try:
+        _serve(control)
+    except (ConnectionError, KeyboardInterrupt):
+        pass
+    os._exit(0)
+
+
+# ---------------------------------------------------------------------- the client
+
+
+class ZygoteError(RuntimeError):
+    """The zygote could not be started or stopped answering."""
+
+
+class Zygote:
+    """Client side: start the zygote process, fork workers from it."""
+
+    def __init__(self) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # cwd is an empty scratch folder so nothing near the course repo is importable
+        # by accident through sys.path[0].
+        self.scratch = tempfile.mkdtemp(prefix="grader-")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "from grader.zygote import main; main()", str(child.fileno())],
+            pass_fds=[child.fileno()],
+            cwd=self.scratch,
+            stdin=subprocess.DEVNULL,
+        )
+        child.close()
+        self._control = parent
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        if self._ready:
+            return
+        self._control.settimeout(timeout)
+        try:
+            msg = self._control.recv(CONTROL_BYTES)
+        except (socket.timeout, OSError) as exc:
+            raise ZygoteError(f"the worker zygote did not start: {exc}") from None
+        if not msg:
+            raise ZygoteError(f"the worker zygote exited during start-up (code {self._proc.poll()})")
+        self._control.settimeout(None)
+        self._ready = True
+
+    def _ask(self, request: dict, fds: list[int] = ()) -> dict:
+        self.wait_ready()
+        with self._lock:
+            try:
+                socket.send_fds(self._control, [json.dumps(request).encode()], list(fds))
+                self._control.settimeout(30)
+                msg = self._control.recv(CONTROL_BYTES)
+            except OSError as exc:
+                raise ZygoteError(f"the worker zygote stopped answering: {exc}") from None
+        if not msg:
+            raise ZygoteError("the worker zygote exited")
+        return json.loads(msg)
+
+    def spawn(self, config_json: dict) -> tuple[socket.socket, int]:
+        """Fork a worker; return the socket to talk to it and its pid."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            reply = self._ask({"op": "spawn", "config": config_json}, [theirs.fileno()])
+        finally:
+            theirs.close()
+        return ours, int(reply["pid"])
+
+    def status(self, pid: int) -> ExitStatus:
+        reply = self._ask({"op": "status", "pid": pid})
+        if reply.get("running"):
+            return ExitStatus(True)
+        if "code" not in reply:
+            return ExitStatus(False)
+        return ExitStatus(False, reply.get("code"), reply.get("signal"))
+
+    def close(self) -> None:
+        try:
+            self._control.close()
+        finally:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+            import shutil
+
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+_default: Zygote | None = None
+
+
+def default_zygote() -> Zygote:
+    """The process-wide zygote, started on first use (the CLI starts it first thing)."""
+    global _default
+    if _default is None:
+        import atexit
+
+        _default = Zygote()
+        atexit.register(_default.close)
+    return _default
