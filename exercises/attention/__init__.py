@@ -1,0 +1,1 @@
+"""Exercise attention (being written)."""

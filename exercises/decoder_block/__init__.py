@@ -1,0 +1,1 @@
+"""Exercise decoder_block (being written)."""

@@ -1,0 +1,1 @@
+"""Exercise gpt2_loading (being written)."""

@@ -1,0 +1,1 @@
+"""Exercise ner_head (being written)."""

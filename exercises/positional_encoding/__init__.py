@@ -1,0 +1,1 @@
+"""Exercise positional_encoding (being written)."""

@@ -1,0 +1,1 @@
+"""Batch grading for instructors (see grader.batch.cli)."""

@@ -1,0 +1,178 @@
+"""The ``grade`` command: a thin Click layer over :mod:`grader.api`.
+
+Expected user errors (unknown exercise, missing file, bad notebook, no CUDA) become one
+line on stderr and exit code 2; a finished grading run exits 0 when every check passed
+and 1 otherwise. Commands that belong to other rooms (notebook, release, batch) load
+lazily, so a problem in one of them cannot break ``grade --help``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import click
+
+LAZY_COMMANDS = {
+    "notebook": ("grader.notebooks", "notebook_command", "Write a Jupyter notebook for an exercise."),
+    "release": ("grader.release", "release_command", "Build a student kit with no solution code."),
+    "batch": ("grader.batch.cli", "batch_command", "Grade a folder of student submissions."),
+}
+
+
+class CourseGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in LAZY_COMMANDS:
+            module, attr, help_text = LAZY_COMMANDS[name]
+            try:
+                return getattr(importlib.import_module(module), attr)
+            except Exception as exc:  # a broken room must not break the others
+                @click.command(name, help=help_text)
+                def broken():
+                    raise click.ClickException(f"the {name} command is unavailable: {type(exc).__name__}: {exc}")
+
+                return broken
+        return super().get_command(ctx, name)
+
+
+def _start_workers_early() -> None:
+    """Start the zygote now so its torch import overlaps ours."""
+    from grader.zygote import default_zygote
+
+    default_zygote()
+
+
+class UserError(click.ClickException):
+    exit_code = 2
+
+
+def grade_options(f):
+    f = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(f)
+    f = click.option("--seed", type=int, default=0, show_default=True, help="Seed for the checks' inputs.")(f)
+    f = click.option(
+        "--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True,
+        help="Where tensors live during the checks.",
+    )(f)
+    f = click.option("--timeout", type=float, default=None, help="Seconds one call into submitted code may take.")(f)
+    return f
+
+
+def _options(device: str, seed: int, timeout: float | None):
+    from grader.runner import GradeOptions
+    from grader.sandbox import Limits
+
+    limits = Limits() if timeout is None else Limits(call_seconds=timeout)
+    return GradeOptions(device=device, seed=seed, limits=limits)
+
+
+def _run(names, submission, device, seed, timeout, solutions=False):
+    from grader import api
+    from grader.registry import UnknownExercise
+    from grader.submission import SubmissionError
+
+    try:
+        registry = api.load_registry()
+        specs = [registry.get(n) for n in names] if names else registry.ordered()
+        if solutions:
+            from grader.submission import from_solutions
+
+            sub = from_solutions(specs)
+        else:
+            sub = api.submission_for(Path(submission) if submission else None, specs)
+            if len(specs) == 1 and specs[0].module in sub.problems and submission and Path(submission).is_file():
+                raise SubmissionError(sub.problems[specs[0].module])
+        _start_workers_early()
+        return api.grade(specs, sub, _options(device, seed, timeout))
+    except UnknownExercise as exc:
+        raise UserError(str(exc)) from None
+    except SubmissionError as exc:
+        raise UserError(str(exc)) from None
+    except ValueError as exc:  # e.g. --device cuda without CUDA
+        raise UserError(str(exc)) from None
+
+
+def _report(results, as_json: bool, single: bool) -> None:
+    if as_json:
+        from grader.results import as_dicts
+
+        docs = as_dicts(results)
+        click.echo(json.dumps(docs[0] if single else docs, indent=2))
+    else:
+        from rich.console import Console
+
+        from grader.display import print_exercise, summary_table
+
+        console = Console(highlight=False)
+        for r in results:
+            print_exercise(console, r)
+        if not single:
+            console.print(summary_table(results))
+    sys.exit(0 if all(r.passed for r in results) else 1)
+
+
+@click.group(cls=CourseGroup)
+@click.version_option(package_name="transformer-course-grader")
+def main() -> None:
+    """Grade transformer-course exercises: softmax, attention, ..., GPT-2 loading."""
+
+
+@main.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_command(as_json: bool) -> None:
+    """The exercises in course order, with title and max points."""
+    from grader.api import list_exercises
+    from grader.registry import load_registry
+
+    registry = load_registry()
+    infos = list_exercises(registry)
+    if as_json:
+        click.echo(json.dumps([
+            {"name": i.spec.name, "title": i.spec.title, "order": i.spec.order, "max_points": i.max_points,
+             "checks": len([c for c in i.checks if not c.hidden])}
+            for i in infos
+        ], indent=2))
+        return
+    from rich.console import Console
+
+    from grader.display import list_table
+
+    Console(highlight=False).print(list_table(infos, registry.broken))
+
+
+@main.command("exercise")
+@click.argument("name")
+@click.option("--submission", type=click.Path(path_type=Path), default=None,
+              help="A .py file, a notebook or a folder holding the module (default: your file in exercises/).")
+@grade_options
+def exercise_command(name, submission, device, seed, timeout, as_json) -> None:
+    """Grade one exercise."""
+    results = _run([name], submission, device, seed, timeout)
+    _report(results, as_json, single=True)
+
+
+@main.command("all")
+@click.option("--submission", type=click.Path(path_type=Path), default=None,
+              help="A folder holding your modules (default: your files in exercises/).")
+@grade_options
+def all_command(submission, device, seed, timeout, as_json) -> None:
+    """Grade every exercise, with one summary."""
+    results = _run(None, submission, device, seed, timeout)
+    _report(results, as_json, single=False)
+
+
+@main.command("check-solutions")
+@click.argument("names", nargs=-1)
+@grade_options
+def check_solutions_command(names, device, seed, timeout, as_json) -> None:
+    """Grade the reference solutions; fail unless every check passes."""
+    results = _run(list(names) or None, None, device, seed, timeout, solutions=True)
+    _report(results, as_json, single=False)
+
+
+if __name__ == "__main__":
+    main()
