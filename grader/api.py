@@ -64,11 +64,32 @@ def _specs(names: list[str] | None, registry: Registry) -> list[ExerciseSpec]:
     return [registry.get(n) for n in names]
 
 
-def submission_for(path: Path | None, specs: list[ExerciseSpec]) -> Submission:
-    """The student's own files in exercises/ when ``path`` is None."""
+def with_requirements(specs: list[ExerciseSpec], registry: Registry) -> list[ExerciseSpec]:
+    """``specs`` plus the exercises whose modules they import (``requires``), each once."""
+    out = list(specs)
+    by_module = {s.module: s for s in registry.ordered()}
+    for spec in specs:
+        for module in spec.requires:
+            if module in by_module and by_module[module] not in out:
+                out.append(by_module[module])
+    return out
+
+
+def submission_for(path: Path | None, specs: list[ExerciseSpec], registry: Registry | None = None) -> Submission:
+    """Resolve a submission for ``specs`` and the modules they import.
+
+    The student's own files in exercises/ when ``path`` is None. A module a graded one
+    imports but the submission lacks comes from the student's file in exercises/.
+    """
+    registry = registry or load_registry()
+    wanted = with_requirements(specs, registry)
     if path is None:
-        return from_stubs(specs)
-    return locate(Path(path), specs)
+        return from_stubs(wanted)
+    sub = locate(Path(path), specs)
+    for spec in wanted[len(specs):]:
+        if spec.module not in sub.files:
+            sub.files[spec.module] = spec.stub
+    return sub
 
 
 def grade_exercises(
@@ -81,8 +102,8 @@ def grade_exercises(
     registry = registry or load_registry()
     specs = _specs(names, registry)
     if not isinstance(submission, Submission):
-        submission = submission_for(submission, specs)
-    return grade(specs, submission, options)
+        submission = submission_for(submission, specs, registry)
+    return grade(specs, submission, options, support=with_requirements(specs, registry))
 
 
 def grade_exercise(name: str, submission: Path | Submission | None = None, options: GradeOptions | None = None) -> ExerciseResult:
@@ -93,7 +114,8 @@ def check_solutions(names: list[str] | None = None, options: GradeOptions | None
     """Grade the reference solutions as a submission (CI: they must earn full marks)."""
     registry = load_registry()
     specs = _specs(names, registry)
-    return grade(specs, from_solutions(specs), options)
+    support = with_requirements(specs, registry)
+    return grade(specs, from_solutions(support), options, support=support)
 
 
 __all__ = [

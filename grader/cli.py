@@ -62,15 +62,15 @@ def grade_options(f):
     return f
 
 
-def _options(device: str, seed: int, timeout: float | None):
+def _options(device: str, seed: int, timeout: float | None, settings: dict | None = None):
     from grader.runner import GradeOptions
     from grader.sandbox import Limits
 
     limits = Limits() if timeout is None else Limits(call_seconds=timeout)
-    return GradeOptions(device=device, seed=seed, limits=limits)
+    return GradeOptions(device=device, seed=seed, limits=limits, settings=dict(settings or {}))
 
 
-def _run(names, submission, device, seed, timeout, solutions=False):
+def _run(names, submission, device, seed, timeout, solutions=False, settings=None):
     from grader import api
     from grader.registry import UnknownExercise
     from grader.submission import SubmissionError
@@ -78,16 +78,17 @@ def _run(names, submission, device, seed, timeout, solutions=False):
     try:
         registry = api.load_registry()
         specs = [registry.get(n) for n in names] if names else registry.ordered()
+        support = api.with_requirements(specs, registry)
         if solutions:
             from grader.submission import from_solutions
 
-            sub = from_solutions(specs)
+            sub = from_solutions(support)
         else:
-            sub = api.submission_for(Path(submission) if submission else None, specs)
+            sub = api.submission_for(Path(submission) if submission else None, specs, registry)
             if len(specs) == 1 and specs[0].module in sub.problems and submission and Path(submission).is_file():
                 raise SubmissionError(sub.problems[specs[0].module])
         _start_workers_early()
-        return api.grade(specs, sub, _options(device, seed, timeout))
+        return api.grade(specs, sub, _options(device, seed, timeout, settings), support=support)
     except UnknownExercise as exc:
         raise UserError(str(exc)) from None
     except SubmissionError as exc:
@@ -149,9 +150,13 @@ def list_command(as_json: bool) -> None:
 @click.option("--submission", type=click.Path(path_type=Path), default=None,
               help="A .py file, a notebook or a folder holding the module (default: your file in exercises/).")
 @grade_options
-def exercise_command(name, submission, device, seed, timeout, as_json) -> None:
+@click.option("--checkpoint", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              envvar="GRADER_GPT2_CHECKPOINT",
+              help="A GPT-2 checkpoint folder in the Hugging Face layout (gpt2_loading; env GRADER_GPT2_CHECKPOINT).")
+def exercise_command(name, submission, device, seed, timeout, as_json, checkpoint) -> None:
     """Grade one exercise."""
-    results = _run([name], submission, device, seed, timeout)
+    settings = {"checkpoint": str(checkpoint.resolve())} if checkpoint else {}
+    results = _run([name], submission, device, seed, timeout, settings=settings)
     _report(results, as_json, single=True)
 
 

@@ -69,7 +69,9 @@ class GraderPlugin:
         device: str,
         seed: int,
         make_transport: Callable[[ExerciseSpec, str], Transport],
+        settings: dict[str, str] | None = None,
     ):
+        self.settings_map = dict(settings or {})
         self.specs_by_file = {p.resolve(): s for p, s in specs_by_file.items()}
         self.submission = submission
         self.device_name = device
@@ -199,6 +201,11 @@ class GraderPlugin:
         """A seed fixed per check (not per run order), so every run sees the same inputs."""
         name = request.node.nodeid.split("::", 1)[-1]
         return (self.base_seed * 1_000_003 + zlib.crc32(name.encode())) % (2**31)
+
+    @pytest.fixture
+    def settings(self) -> dict[str, str]:
+        """Run settings from the command line (e.g. ``checkpoint`` for gpt2_loading)."""
+        return dict(self.settings_map)
 
     @pytest.fixture
     def generator(self, seed: int):

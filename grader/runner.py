@@ -32,6 +32,9 @@ class GradeOptions:
     seed: int = 0
     include_hidden: bool | None = None  # None: wherever the solutions are present
     limits: Limits = field(default_factory=Limits)
+    # Free-form settings checks can read through the ``settings`` fixture, e.g.
+    # {"checkpoint": "/path/to/gpt2"} from ``grade exercise gpt2_loading --checkpoint``.
+    settings: dict[str, str] = field(default_factory=dict)
     # Builds the reference transport; None means live, from the installed solutions.
     reference_transport: Callable[[ExerciseSpec, "WorkerConfig"], Transport] | None = None
 
@@ -64,8 +67,13 @@ def grade(
     submission: Submission,
     options: GradeOptions | None = None,
     zygote=None,
+    support: list[ExerciseSpec] | None = None,
 ) -> list[ExerciseResult]:
-    """Grade ``submission`` on ``specs``; one ExerciseResult per spec, in course order."""
+    """Grade ``submission`` on ``specs``; one ExerciseResult per spec, in course order.
+
+    ``support`` lists further exercises whose reference modules the graded ones import
+    (``ExerciseSpec.requires``); the reference worker gets their solutions too.
+    """
     import pytest
 
     from grader.plugin import GraderPlugin
@@ -86,7 +94,9 @@ def grade(
             own = {str(Path(p).resolve().parent) for p in files.values()}
             hidden = [d for d in hide if d not in own]
             return WorkerConfig("student", spec.module, files, log, options.limits, device, hide_dirs=hidden)
-        files = {spec.module: str(spec.solution)}
+        by_module = {s.module: s for s in (support or [])}
+        files = {m: str(by_module[m].solution) for m in spec.requires if m in by_module and by_module[m].has_solution}
+        files[spec.module] = str(spec.solution)
         mistakes = str(spec.mistakes) if spec.mistakes and spec.mistakes.is_file() else None
         return WorkerConfig("reference", spec.module, files, log, Limits(call_seconds=120, exercise_seconds=1e9), device, mistakes)
 
@@ -110,7 +120,7 @@ def grade(
         for path in spec.all_checks(include_hidden):
             files[path] = spec
 
-    plugin = GraderPlugin(files, submission, device, options.seed, make_transport)
+    plugin = GraderPlugin(files, submission, device, options.seed, make_transport, options.settings)
     args = [
         *[str(p) for p in files],
         "-c", str(INI_FILE),
