@@ -142,9 +142,18 @@ class Worker:
         return obj
 
     def _make_handle(self, rid: str):
+        # Handle ids derive from the request's key and the object's position in the
+        # reply, never from a worker-wide counter: a replayed reference (student kit)
+        # must see the same ids whatever other checks ran before.
+        seq = iter(range(1, 1 << 30))
+
         def make(obj: Any) -> wire.Handle:
-            self._handle_seq += 1
-            hid = f"{rid}#{self._handle_seq}" if rid else f"h{self._handle_seq}"
+            n = next(seq)
+            if rid:
+                hid = f"{rid}#{n}"
+            else:
+                self._handle_seq += 1
+                hid = f"h{self._handle_seq}"
             self.objects[hid] = obj
             return wire.Handle(hid, type(obj).__name__)
 
