@@ -1,0 +1,37 @@
+"""Shared helpers for the grader's own tests.
+
+Grading runs in-process here (``grader.api``), which nests a pytest session inside this
+one; each run still loads student code only in forked workers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.results import ExerciseResult
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+
+
+def grade_file(exercise: str, path: Path | None = None, **options) -> ExerciseResult:
+    """Grade one exercise on ``path`` (default: the stub), in-process."""
+    from grader.api import grade_exercise
+    from grader.runner import GradeOptions
+
+    return grade_exercise(exercise, path, GradeOptions(**options) if options else None)
+
+
+def check_named(result: ExerciseResult, prefix: str):
+    """The first check whose name starts with ``prefix``."""
+    for check in result.checks:
+        if check.name.startswith(prefix):
+            return check
+    raise AssertionError(f"no check named {prefix}* in {[c.name for c in result.checks]}")
+
+
+@pytest.fixture(scope="session")
+def submissions_dir() -> Path:
+    return SUBMISSIONS

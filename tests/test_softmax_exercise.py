@@ -1,0 +1,66 @@
+"""The softmax exercise: reference, stub, wrong and differently written submissions."""
+
+import pytest
+import torch
+
+from conftest import SUBMISSIONS, check_named, grade_file
+from grader.results import PASSED
+
+SOFTMAX = SUBMISSIONS / "softmax"
+
+
+def test_reference_earns_full_marks():
+    from grader.api import check_solutions
+
+    [result] = check_solutions(["softmax"])
+    assert result.max_score > 0
+    assert result.score == result.max_score, [c for c in result.checks if c.status != PASSED]
+
+
+def test_untouched_stub_scores_zero_with_not_implemented():
+    result = grade_file("softmax")
+    assert result.score == 0
+    assert all(c.status == "failed" for c in result.checks)
+    assert all("not implemented" in c.message for c in result.checks)
+
+
+@pytest.mark.parametrize(
+    "name, check, expected_message",
+    [
+        ("wrong_dim.py", "test_values_match_reference", "wrong dimension"),
+        ("no_max.py", "test_large_inputs_stay_finite", "no max subtraction"),
+        ("global_norm.py", "test_values_match_reference", "whole tensor"),
+        ("in_place.py", "test_input_not_modified", "modified it in place"),
+        ("detached.py", "test_gradients_match_reference", "graph was cut"),
+    ],
+)
+def test_wrong_submissions_get_partial_scores_and_named_mistakes(name, check, expected_message):
+    result = grade_file("softmax", SOFTMAX / name)
+    assert 0 < result.score < result.max_score, result.to_json()
+    failing = check_named(result, check)
+    assert failing.status == "failed"
+    assert expected_message in failing.message, failing.message
+
+
+@pytest.mark.parametrize("name", ["logsumexp.py", "loops.py", "einsum.py"])
+def test_differently_written_correct_submissions_get_full_marks(name):
+    result = grade_file("softmax", SOFTMAX / name)
+    assert result.score == result.max_score, [c.to_json() for c in result.checks if c.status != PASSED]
+
+
+def test_failure_message_says_where_the_numbers_differ():
+    result = grade_file("softmax", SOFTMAX / "wrong_dim.py")
+    message = check_named(result, "test_values_match_reference").message
+    assert "max abs error" in message and "at index" in message
+
+
+def test_reference_agrees_with_torch_softmax():
+    """Independent oracle: torch.nn.functional.softmax."""
+    from solutions.softmax import softmax
+
+    gen = torch.Generator().manual_seed(0)
+    for shape, dim in [((7,), 0), ((3, 5), 1), ((2, 3, 4), 0), ((2, 3, 4, 5), -2)]:
+        x = torch.randn(shape, generator=gen, dtype=torch.float64) * 10
+        torch.testing.assert_close(softmax(x, dim=dim), torch.nn.functional.softmax(x, dim=dim))
+    big = torch.tensor([1e4, 0.0, -1e4])
+    torch.testing.assert_close(softmax(big), torch.nn.functional.softmax(big, dim=-1))
