@@ -1,0 +1,85 @@
+"""Hostile submissions: no points they did not earn, and the grader never crashes."""
+
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import SUBMISSIONS, check_named, grade_file
+from grader.cli import main
+from grader.sandbox import Limits
+
+HOSTILE = SUBMISSIONS / "hostile"
+FAST = {"limits": Limits(call_seconds=1.5, exercise_seconds=20)}
+
+
+def _messages(result) -> str:
+    return "\n".join(c.message for c in result.checks)
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("exit_at_import.py", "called sys.exit(0)"),
+        ("import_solutions.py", "No module named 'solutions'"),
+        ("infinite_loop.py", "did not return"),
+        ("memory_bomb.py", "allocate"),
+        ("output_flood.py", "File too large"),
+        ("garbage_on_channel.py", "garbage"),
+        ("segfault.py", "SIGSEGV"),
+        ("patch_comparisons.py", "differs from the reference"),
+        ("rigged_subclass.py", "differs from the reference"),
+        ("network.py", "no network"),
+    ],
+)
+def test_hostile_submission_earns_nothing(name, expected):
+    result = grade_file("softmax", HOSTILE / name, **FAST)
+    assert result.score == 0, [c.to_json() for c in result.checks if c.points]
+    assert all(c.status == "failed" for c in result.checks), [c.to_json() for c in result.checks]
+    assert expected in _messages(result)
+
+
+def test_os_exit_inside_a_call_fails_that_check_and_later_checks_get_a_fresh_worker():
+    result = grade_file("softmax", HOSTILE / "os_exit_on_1d.py", **FAST)
+    died = check_named(result, "test_values_match_reference")
+    assert died.status == "failed"
+    assert "ended the worker process during the call" in died.message
+    # Checks after the crash ran in a fresh worker and passed on their merits.
+    assert check_named(result, "test_gradients_match_reference").status == "passed"
+    assert 0 < result.score < result.max_score
+
+
+def test_reading_the_solution_file_from_disk_finds_nothing():
+    from grader.sandbox import _libc
+
+    if os.geteuid() != 0 and not _userns_available():
+        pytest.skip("this kernel grants no mount namespace to unprivileged users")
+    result = grade_file("softmax", HOSTILE / "read_solution_file.py", **FAST)
+    assert result.score == 0
+    assert "No such file or directory" in _messages(result)
+
+
+def _userns_available() -> bool:
+    pid = os.fork()
+    if pid == 0:
+        from grader.sandbox import CLONE_NEWNS, CLONE_NEWUSER, _libc
+
+        os._exit(0 if _libc().unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0 else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.WEXITSTATUS(status) == 0
+
+
+def test_cli_prints_a_score_and_no_traceback_for_a_crashing_submission():
+    runner = CliRunner()
+    result = runner.invoke(main, ["exercise", "softmax", "--submission", str(HOSTILE / "segfault.py"), "--json"])
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["score"] == 0 and doc["max_score"] > 0
+    assert "Traceback" not in result.output
+
+
+def test_solutions_are_not_importable_in_the_worker_even_by_path_tricks():
+    """The worker blocks the package name, whatever sys.path holds."""
+    result = grade_file("softmax", HOSTILE / "import_solutions.py", **FAST)
+    assert "not available to submissions" in _messages(result)
