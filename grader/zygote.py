@@ -54,6 +54,13 @@ def _serve(control: socket.socket) -> None:
     import torch  # noqa: F401
     import torch.nn.functional  # noqa: F401
 
+    try:
+        # The first backward() imports sympy through this module (~0.7 s); import it
+        # here once so forked workers do not each pay for it.
+        import torch.fx.experimental.symbolic_shapes  # noqa: F401
+    except Exception:
+        pass
+
     statuses: dict[int, tuple[int | None, int | None]] = {}
     children: set[int] = set()
     control.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
