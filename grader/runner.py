@@ -37,6 +37,9 @@ class GradeOptions:
     settings: dict[str, str] = field(default_factory=dict)
     # Builds the reference transport; None means live, from the installed solutions.
     reference_transport: Callable[[ExerciseSpec, "WorkerConfig"], Transport] | None = None
+    # Further folders the student's worker must not see (where the OS allows hiding),
+    # e.g. a batch's results and the other students' submissions.
+    hide_dirs: list[str] = field(default_factory=list)
 
 
 def resolve_device(device: str) -> str:
@@ -92,7 +95,7 @@ def grade(
             # Hide the solution folders, except one the submission itself lives in
             # (``grade check-solutions`` grades the solutions as a submission).
             own = {str(Path(p).resolve().parent) for p in files.values()}
-            hidden = [d for d in hide if d not in own]
+            hidden = [d for d in [*hide, *options.hide_dirs] if d not in own]
             return WorkerConfig("student", spec.module, files, log, options.limits, device, hide_dirs=hidden)
         by_module = {s.module: s for s in (support or [])}
         files = {m: str(by_module[m].solution) for m in spec.requires if m in by_module and by_module[m].has_solution}
