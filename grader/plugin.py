@@ -78,6 +78,9 @@ class GraderPlugin:
         self.base_seed = seed
         self.make_transport = make_transport
         self.runs: dict[str, ExerciseRun] = {}
+        # Exercises whose @pytest.mark.hidden checks must not run (set by the runner:
+        # a student kit, or a run that asked for visible checks only).
+        self.exclude_hidden: set[str] = set()
         self._excinfo: dict[str, tuple[str, str]] = {}
 
     # ---------------------------------------------------------------- bookkeeping
@@ -104,6 +107,13 @@ class GraderPlugin:
         config.addinivalue_line("markers", "hidden: instructor-only check, never shipped in a student kit")
 
     def pytest_collection_modifyitems(self, session, config, items: list[pytest.Item]) -> None:
+        dropped = [
+            item for item in items
+            if item.get_closest_marker("hidden") is not None and self.spec_of(item.path).name in self.exclude_hidden
+        ]  # fmt: skip
+        if dropped:
+            items[:] = [item for item in items if item not in dropped]
+            config.hook.pytest_deselected(items=dropped)
         for item in items:
             spec = self.spec_of(item.path)
             item.user_properties.append(("points", points_of(item)))

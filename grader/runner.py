@@ -84,6 +84,8 @@ def grade(
 
     options = options or GradeOptions()
     device = resolve_device(options.device)
+    if options.device == "auto" and options.reference_transport is None:
+        device = _replay_device(specs, device)
     zygote = zygote or default_zygote()
     logs = tempfile.mkdtemp(prefix="grader-logs-")
     hide = _solution_dirs(specs)
@@ -111,19 +113,32 @@ def grade(
         if options.reference_transport is not None:
             return options.reference_transport(spec, config_for(spec, role))
         if not spec.has_solution:
+            # A student kit: the reference replays what ``grade release`` recorded.
+            from grader.replay import RecordingError, ReplayTransport, find_recording
+
+            if find_recording(spec) is not None:
+                try:
+                    return ReplayTransport.for_spec(spec, seed=options.seed, device=device)
+                except RecordingError as exc:
+                    return _MissingTransport(str(exc), role="reference")
             return _MissingTransport(f"no reference solution is installed for {spec.name}", role="reference")
         return LiveTransport(zygote, config_for(spec, role), f"the reference {spec.module}")
 
     results: dict[str, ExerciseResult] = {}
     files: dict[Path, ExerciseSpec] = {}
+    without_hidden: set[str] = set()
     for spec in specs:
         include_hidden = options.include_hidden
         if include_hidden is None:
             include_hidden = spec.has_solution and options.reference_transport is None
+        if not include_hidden:
+            without_hidden.add(spec.name)
         for path in spec.all_checks(include_hidden):
             files[path] = spec
 
     plugin = GraderPlugin(files, submission, device, options.seed, make_transport, options.settings)
+    # A @pytest.mark.hidden check that sits in a visible check file is left out too.
+    plugin.exclude_hidden = without_hidden
     args = [
         *[str(p) for p in files],
         "-c", str(INI_FILE),
@@ -171,6 +186,21 @@ def grade(
             result.seconds = elapsed / max(1, len(specs))
         results[spec.name] = result
     return [results[s.name] for s in specs]
+
+
+def _replay_device(specs: list[ExerciseSpec], device: str) -> str:
+    """In a student kit, ``--device auto`` picks CPU when the reference was recorded there.
+
+    Replayed verdicts are exact on the recording's device; elsewhere they differ by
+    rounding, and calls that name a device in their arguments were never recorded.
+    """
+    replayed = [s for s in specs if not s.has_solution]
+    if not replayed or device == "cpu":
+        return device
+    from grader.replay import recorded_devices
+
+    devices = recorded_devices(replayed)
+    return "cpu" if devices and device not in devices and "cpu" in devices else device
 
 
 class _MissingTransport:
