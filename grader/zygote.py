@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 
 CONTROL_BYTES = 1 << 20
@@ -140,6 +141,11 @@ class Zygote:
     """Client side: start the zygote process, fork workers from it."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.restarts = 0
+        self._start()
+
+    def _start(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # cwd is an empty scratch folder so nothing near the course repo is importable
         # by accident through sys.path[0].
@@ -152,7 +158,6 @@ class Zygote:
         )
         child.close()
         self._control = parent
-        self._lock = threading.Lock()
         self._ready = False
 
     def wait_ready(self, timeout: float = 120.0) -> None:
@@ -168,18 +173,45 @@ class Zygote:
         self._control.settimeout(None)
         self._ready = True
 
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def _restart(self) -> None:
+        """Start a fresh zygote after the old one died (a submission may kill it:
+        it runs as the same user). Its workers died with it (PDEATHSIG)."""
+        try:
+            self._control.close()
+        except OSError:
+            pass
+        try:
+            self._proc.kill()
+            self._proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.restarts += 1
+        self._start()
+
     def _ask(self, request: dict, fds: list[int] = ()) -> dict:
-        self.wait_ready()
-        with self._lock:
+        for attempt in (1, 2):
+            if not self.alive() and request["op"] == "spawn":
+                with self._lock:
+                    if not self.alive():
+                        self._restart()
             try:
-                socket.send_fds(self._control, [json.dumps(request).encode()], list(fds))
-                self._control.settimeout(30)
-                msg = self._control.recv(CONTROL_BYTES)
-            except OSError as exc:
-                raise ZygoteError(f"the worker zygote stopped answering: {exc}") from None
-        if not msg:
-            raise ZygoteError("the worker zygote exited")
-        return json.loads(msg)
+                self.wait_ready()
+                with self._lock:
+                    socket.send_fds(self._control, [json.dumps(request).encode()], list(fds))
+                    self._control.settimeout(30)
+                    msg = self._control.recv(CONTROL_BYTES)
+                if msg:
+                    return json.loads(msg)
+                error = "the worker zygote exited"
+            except (OSError, ZygoteError) as exc:
+                error = f"the worker zygote stopped answering: {exc}"
+            if request["op"] != "spawn" or attempt == 2:
+                raise ZygoteError(error)
+            time.sleep(0.05)  # let the dead process be reaped, then restart it
+        raise ZygoteError("unreachable")
 
     def spawn(self, config_json: dict) -> tuple[socket.socket, int]:
         """Fork a worker; return the socket to talk to it and its pid."""

@@ -83,3 +83,10 @@ def test_solutions_are_not_importable_in_the_worker_even_by_path_tricks():
     """The worker blocks the package name, whatever sys.path holds."""
     result = grade_file("softmax", HOSTILE / "import_solutions.py", **FAST)
     assert "not available to submissions" in _messages(result)
+
+
+def test_killing_the_zygote_costs_only_the_check_that_did_it():
+    result = grade_file("softmax", HOSTILE / "kill_zygote.py", **FAST)
+    assert check_named(result, "test_values_match_reference").status == "failed"
+    assert check_named(result, "test_gradients_match_reference").status == "passed"
+    assert 0 < result.score < result.max_score
