@@ -62,12 +62,31 @@ def grade_options(f):
     return f
 
 
+def _progress():
+    """A one-line status on stderr while checks run (only on a terminal)."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return None
+    done = {"n": 0, "failed": 0}
+
+    def on_check(exercise, check) -> None:
+        done["n"] += 1
+        done["failed"] += check.status != "passed"
+        console.print(
+            f"[dim]{exercise}: {done['n']} checks run, {done['failed']} failed[/dim]", end="\r", highlight=False
+        )
+
+    return on_check
+
+
 def _options(device: str, seed: int, timeout: float | None, settings: dict | None = None):
     from grader.runner import GradeOptions
     from grader.sandbox import Limits
 
     limits = Limits() if timeout is None else Limits(call_seconds=timeout)
-    return GradeOptions(device=device, seed=seed, limits=limits, settings=dict(settings or {}))
+    return GradeOptions(device=device, seed=seed, limits=limits, settings=dict(settings or {}), on_check=_progress())
 
 
 def _run(names, submission, device, seed, timeout, solutions=False, settings=None):
@@ -97,7 +116,7 @@ def _run(names, submission, device, seed, timeout, solutions=False, settings=Non
         raise UserError(str(exc)) from None
 
 
-def _report(results, as_json: bool, single: bool) -> None:
+def _report(results, as_json: bool, single: bool, force_fail: bool = False) -> None:
     if as_json:
         from grader.results import as_dicts
 
@@ -113,7 +132,7 @@ def _report(results, as_json: bool, single: bool) -> None:
             print_exercise(console, r)
         if not single:
             console.print(summary_table(results))
-    sys.exit(0 if all(r.passed for r in results) else 1)
+    sys.exit(0 if all(r.passed for r in results) and not force_fail else 1)
 
 
 @click.group(cls=CourseGroup)
@@ -176,6 +195,14 @@ def all_command(submission, device, seed, timeout, as_json) -> None:
 def check_solutions_command(names, device, seed, timeout, as_json) -> None:
     """Grade the reference solutions; fail unless every check passes."""
     results = _run(list(names) or None, None, device, seed, timeout, solutions=True)
+    if not names:
+        from grader.registry import load_registry
+
+        broken = load_registry().broken
+        for name, why in broken.items():
+            click.echo(f"broken exercise plugin {name}: {why}", err=True)
+        if broken:
+            _report(results, as_json, single=False, force_fail=True)
     _report(results, as_json, single=False)
 
 

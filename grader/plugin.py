@@ -72,6 +72,7 @@ class GraderPlugin:
         settings: dict[str, str] | None = None,
     ):
         self.settings_map = dict(settings or {})
+        self.on_check: Callable[[str, CheckResult], None] | None = None
         self.specs_by_file = {p.resolve(): s for p, s in specs_by_file.items()}
         self.submission = submission
         self.device_name = device
@@ -165,7 +166,10 @@ class GraderPlugin:
             points = 0.0
             kind, message = self._excinfo.get(report.nodeid, ("error", str(report.longrepr)[-MESSAGE_LIMIT:]))
             status = ERROR if kind == "error" else FAILED
-        run.result.checks.append(CheckResult(name, points, max_points, status, message, bool(props.get("hidden"))))
+        check = CheckResult(name, points, max_points, status, message, bool(props.get("hidden")))
+        run.result.checks.append(check)
+        if self.on_check is not None:
+            self.on_check(exercise, check)
 
     def pytest_runtest_teardown(self, item, nextitem):
         spec = self.spec_of(item.path)

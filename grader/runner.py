@@ -40,6 +40,8 @@ class GradeOptions:
     # Further folders the student's worker must not see (where the OS allows hiding),
     # e.g. a batch's results and the other students' submissions.
     hide_dirs: list[str] = field(default_factory=list)
+    # Called with (exercise name, CheckResult) as each check finishes: progress display.
+    on_check: Callable[[str, CheckResult], None] | None = None
 
 
 def resolve_device(device: str) -> str:
@@ -137,6 +139,7 @@ def grade(
             files[path] = spec
 
     plugin = GraderPlugin(files, submission, device, options.seed, make_transport, options.settings)
+    plugin.on_check = options.on_check
     # A @pytest.mark.hidden check that sits in a visible check file is left out too.
     plugin.exclude_hidden = without_hidden
     args = [
