@@ -73,6 +73,7 @@ class GraderPlugin:
     ):
         self.settings_map = dict(settings or {})
         self.on_check: Callable[[str, CheckResult], None] | None = None
+        self.item_specs: dict[str, ExerciseSpec] = {}
         self.specs_by_file = {p.resolve(): s for p, s in specs_by_file.items()}
         self.submission = submission
         self.device_name = device
@@ -120,6 +121,7 @@ class GraderPlugin:
             item.user_properties.append(("points", points_of(item)))
             item.user_properties.append(("hidden", item.get_closest_marker("hidden") is not None))
             item.user_properties.append(("exercise", spec.name))
+            self.item_specs[item.nodeid] = spec
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed and report.fspath and Path(report.fspath).suffix == ".py":
@@ -152,9 +154,7 @@ class GraderPlugin:
 
     def _record(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
-        spec = self.spec_of(Path(report.fspath)) if report.fspath else None
-        exercise = props.get("exercise") or (spec.name if spec else "?")
-        run = self.runs.get(exercise) or self.run_for(self.spec_of(Path(report.fspath)))
+        run = self.run_for(self.item_specs[report.nodeid])
         max_points = float(props.get("points", 1.0))
         name = report.nodeid.split("::", 1)[-1]
         if report.passed:
@@ -169,7 +169,7 @@ class GraderPlugin:
         check = CheckResult(name, points, max_points, status, message, bool(props.get("hidden")))
         run.result.checks.append(check)
         if self.on_check is not None:
-            self.on_check(exercise, check)
+            self.on_check(run.spec.name, check)
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         # Nothing to grade: fail every check with the reason, without running it.

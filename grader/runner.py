@@ -145,7 +145,9 @@ def grade(
     args = [
         *[str(p) for p in files],
         "-c", str(INI_FILE),
-        "--rootdir", str(INI_FILE.parent),
+        # Node ids are relative to the rootdir: it must hold every check file, or
+        # checks of different exercises get the same id.
+        "--rootdir", os.path.commonpath([str(p.resolve().parent) for p in files] or [str(INI_FILE.parent)]),
         "-p", "no:cacheprovider",
         "--noconftest",
         "--import-mode=importlib",
