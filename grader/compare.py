@@ -65,9 +65,17 @@ def expect_tensor(value: Any, what: str = "output") -> torch.Tensor:
 
 
 def describe_difference(
-    actual: torch.Tensor, expected: torch.Tensor, rtol: float | None = None, atol: float | None = None
+    actual: torch.Tensor,
+    expected: torch.Tensor,
+    rtol: float | None = None,
+    atol: float | None = None,
+    against: str = "the reference",
 ) -> str | None:
-    """None when close; otherwise one sentence on how they differ (shape first)."""
+    """None when close; otherwise one sentence on how they differ (shape first).
+
+    ``against`` names what ``expected`` is, for checks that compare a submission with
+    itself ("the output before the change").
+    """
     if actual.shape != expected.shape:
         return f"has shape {_shape(actual)}, expected {_shape(expected)}"
     if actual.dtype != expected.dtype:
@@ -90,11 +98,11 @@ def describe_difference(
     bad_nan = torch.isnan(a64) & ~torch.isnan(e64)
     if bool(bad_nan.any()):
         flat = int(bad_nan.reshape(-1).nonzero()[0])
-        return f"contains NaN ({int(bad_nan.sum())} elements, first at {_index(flat, a.shape)}) where the reference is finite"
+        return f"contains NaN ({int(bad_nan.sum())} elements, first at {_index(flat, a.shape)}) where {against} is finite"
     bad_inf = torch.isinf(a64) & ~torch.isinf(e64)
     if bool(bad_inf.any()):
         flat = int(bad_inf.reshape(-1).nonzero()[0])
-        return f"contains inf ({int(bad_inf.sum())} elements, first at {_index(flat, a.shape)}) where the reference is finite"
+        return f"contains inf ({int(bad_inf.sum())} elements, first at {_index(flat, a.shape)}) where {against} is finite"
     both_special = (torch.isnan(a64) & torch.isnan(e64)) | (torch.isinf(a64) & (a64 == e64))
     err = (a64 - e64).abs().masked_fill(both_special, 0.0)
     err = torch.nan_to_num(err, nan=float("inf"))
@@ -104,7 +112,7 @@ def describe_difference(
         return None
     flat = int(err.reshape(-1).argmax())
     return (
-        f"differs from the reference: max abs error {err.reshape(-1)[flat].item():.3g} at index "
+        f"differs from {against}: max abs error {err.reshape(-1)[flat].item():.3g} at index "
         f"{_index(flat, a.shape)} (got {a64.reshape(-1)[flat].item():.6g}, expected "
         f"{e64.reshape(-1)[flat].item():.6g}); {int(over.sum())} of {a.numel()} elements are off"
     )
@@ -127,10 +135,11 @@ def expect_close(
     atol: float | None = None,
     mistakes: Mapping[str, Any] | None = None,
     hint: str = "",
+    against: str = "the reference",
 ) -> torch.Tensor:
     """Fail with a readable message unless ``actual`` is a tensor close to ``expected``."""
     actual = expect_tensor(actual, what)
-    problem = describe_difference(actual, expected, rtol, atol)
+    problem = describe_difference(actual, expected, rtol, atol, against)
     if problem is None:
         return actual
     message = f"{what} {problem}"
