@@ -157,6 +157,7 @@ class Zygote:
             stdin=subprocess.DEVNULL,
         )
         child.close()
+        self._owner = os.getpid()
         self._control = parent
         self._ready = False
 
@@ -174,6 +175,10 @@ class Zygote:
         self._ready = True
 
     def alive(self) -> bool:
+        if os.getpid() != self._owner:
+            # A forked copy of this client (a batch slot's per-submission process): the
+            # zygote is not our child, so poll() would report it dead; ask /proc instead.
+            return _pid_alive(self._proc.pid)
         return self._proc.poll() is None
 
     def _restart(self) -> None:
@@ -241,6 +246,23 @@ class Zygote:
             import shutil
 
             shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X", "x")
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True
 
 
 _default: Zygote | None = None
