@@ -198,7 +198,9 @@ class GraderPlugin:
             transport = self.make_transport(spec, role)
             subject = getattr(transport, "subject", role)
             setattr(run, attr, Session(transport, subject))
-        return Namespace(getattr(run, attr), label=role)
+        session = getattr(run, attr)
+        session.begin(request.node.nodeid.split("::", 1)[-1])
+        return Namespace(session, label=role)
 
     @pytest.fixture
     def student(self, request: pytest.FixtureRequest) -> Namespace:

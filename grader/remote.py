@@ -25,6 +25,7 @@ import signal
 import socket
 import time
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, Callable, Protocol
 
 from grader import wire
@@ -296,6 +297,14 @@ class Session:
         self.subject = subject
         self._states: dict[str, str] = {}  # handle id -> key of its latest state
         self._seen: dict[str, int] = {}  # request digest -> how often asked so far
+        self.scope = ""  # the check being run: keys are scoped to it
+
+    def begin(self, scope: str) -> None:
+        """Start a new check: request keys are counted per check, so whatever another
+        check asked (or did not ask) never shifts this one's keys."""
+        if scope != self.scope:
+            self.scope = scope
+            self._seen.clear()
 
     def _state_of(self, root: str) -> str:
         if root == ROOT_MODULE or root.startswith(MISTAKE_PREFIX):
@@ -317,6 +326,7 @@ class Session:
         blob = enc.blob()
         # The key: what was asked, of which object in which state, with which data.
         shape = {
+            "scope": self.scope,
             "doc": _strip_ids(doc, self),
             "tensors": tensor_digest(enc.tensors),
         }
@@ -455,6 +465,28 @@ def is_remote(value: Any) -> bool:
     return isinstance(value, Remote)
 
 
+class LazyMistakes(Mapping):
+    """A mapping computed on first use (see Namespace.diagnose)."""
+
+    def __init__(self, compute: Callable[[], dict[str, Any]]):
+        self._compute = compute
+        self._value: dict[str, Any] | None = None
+
+    def _get(self) -> dict[str, Any]:
+        if self._value is None:
+            self._value = self._compute()
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._get()[key]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
 class Namespace(Remote):
     """The module a worker loaded: ``student.softmax(x)``, ``reference.MultiHeadAttention(16, 4)``."""
 
@@ -474,21 +506,30 @@ class Namespace(Remote):
         names = getattr(self._session.transport, "mistakes", None)
         return list(names()) if callable(names) else []
 
-    def diagnose(self, compute: Callable[["Namespace"], Any]) -> dict[str, Any]:
+    def diagnose(self, compute: Callable[["Namespace"], Any]) -> Mapping[str, Any]:
         """Run ``compute`` against every known-mistake variant; name -> its result.
 
-        Variants that raise are left out. Always run (not only when a check fails) so
-        that a release records them and a kit can name mistakes without their code.
+        Variants that raise are left out. The result is lazy: the variants run only
+        when a failing comparison looks at them, so a passing check costs nothing
+        extra. A release records with ``eager_diagnose`` on its transport, so every
+        variant's reply is in the kit whichever checks a student later fails (keys
+        are scoped per check, so skipped calls do not shift later ones).
         """
-        found: dict[str, Any] = {}
-        for name in self.mistake_names():
-            try:
-                found[name] = compute(self.mistake(name))
-            except KitOutOfDate:
-                raise  # a replayed reference that was never asked this: say so, never skip
-            except RemoteError:
-                continue
-        return found
+
+        def run() -> dict[str, Any]:
+            found: dict[str, Any] = {}
+            for name in self.mistake_names():
+                try:
+                    found[name] = compute(self.mistake(name))
+                except KitOutOfDate:
+                    raise  # a replayed reference that was never asked this: say so, never skip
+                except RemoteError:
+                    continue
+            return found
+
+        if getattr(self._session.transport, "eager_diagnose", False):
+            return run()
+        return LazyMistakes(run)
 
     def __repr__(self) -> str:
         return f"<{self._session.subject}>"

@@ -162,6 +162,10 @@ class Recording:
 class RecordingTransport:
     """Wraps a live reference transport; every reply it gives is stored under its key."""
 
+    # Record every known-mistake call, not only those a failing check makes: see
+    # Namespace.diagnose, which is lazy elsewhere.
+    eager_diagnose = True
+
     def __init__(self, live, recording: Recording):
         self.live = live
         self.recording = recording
