@@ -36,7 +36,10 @@ def test_untouched_stub_scores_zero_with_not_implemented():
 )
 def test_wrong_submissions_get_partial_scores_and_named_mistakes(name, check, expected_message):
     result = grade_file("softmax", SOFTMAX / name)
-    assert 0 < result.score < result.max_score, result.to_json()
+    # Normalising over the whole tensor is right only for 1-D inputs: no check is
+    # all 1-D, so that one earns nothing; the others earn part of the points.
+    low = 0 if name == "global_norm.py" else 1
+    assert low <= result.score < result.max_score, result.to_json()
     failing = check_named(result, check)
     assert failing.status == "failed"
     assert expected_message in failing.message, failing.message
