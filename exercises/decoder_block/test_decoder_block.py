@@ -1,0 +1,265 @@
+"""Checks for exercise 4 (decoder block). Run with ``grade exercise decoder_block``.
+
+Most checks load one set of random GPT-2-shaped weights into your block and into the
+reference, then compare outputs (and gradients) computed with identical weights. The
+LayerNorm weights are random too, so swapping ``ln_1`` and ``ln_2`` shows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from grader.compare import CheckFailure, expect, expect_close, expect_equal_tensors, expect_finite
+from grader.remote import Remote, call_with_inputs, fetch, vjp
+
+D, H = 32, 4  # d_model, n_heads in most checks
+
+
+def gpt2_block_shapes(d: int) -> dict[str, tuple[int, ...]]:
+    """GPT-2's parameter names inside ``transformer.h.N.``, with nn.Linear's (out, in) weights."""
+    return {
+        "ln_1.weight": (d,),
+        "ln_1.bias": (d,),
+        "attn.c_attn.weight": (3 * d, d),
+        "attn.c_attn.bias": (3 * d,),
+        "attn.c_proj.weight": (d, d),
+        "attn.c_proj.bias": (d,),
+        "ln_2.weight": (d,),
+        "ln_2.bias": (d,),
+        "mlp.c_fc.weight": (4 * d, d),
+        "mlp.c_fc.bias": (4 * d,),
+        "mlp.c_proj.weight": (d, 4 * d),
+        "mlp.c_proj.bias": (d,),
+    }
+
+
+def random_weights(d: int, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """Weights for one block, scaled so attention is far from uniform and GELU sees both signs."""
+    out = {}
+    for name, shape in gpt2_block_shapes(d).items():
+        t = torch.randn(shape, generator=generator, dtype=torch.float64)
+        if name.startswith("ln_") and name.endswith("weight"):
+            t = 1 + 0.2 * t
+        elif name.endswith("bias"):
+            t = 0.1 * t
+        else:
+            t = t / math.sqrt(shape[1])  # unit-variance outputs for unit-variance inputs
+        out[name] = t.to(dtype)
+    return out
+
+
+def build(namespace, weights: dict[str, torch.Tensor], device: torch.device, *args, **kwargs) -> Remote:
+    """``namespace.DecoderBlock(*args, **kwargs)`` holding ``weights``, in eval mode."""
+    d, h = args[:2]
+    block = namespace.DecoderBlock(*args, **kwargs)
+    dtype = next(iter(weights.values())).dtype
+    if dtype != torch.float32:
+        block.to(dtype)
+    if device.type != "cpu":
+        block.to(device.type)
+    loaded = block.load_state_dict(weights, strict=False)
+    if namespace._label != "student":
+        # The reference and its mistake variants have exactly these keys; with dropout
+        # 0 their training mode is deterministic. Fewer round trips keep checks fast.
+        if kwargs.get("dropout"):
+            block.eval()
+        return block
+    # Extra keys of the submission's own (a persistent mask buffer, say) are tolerated
+    # here; the parameter-name check is where they cost a point.
+    unexpected = fetch(loaded.unexpected_keys)
+    if unexpected:
+        extra = fetch(loaded.missing_keys)
+        found = f"; it has {', '.join(extra[:6])}{', ...' if len(extra) > 6 else ''} instead" if extra else ""
+        raise CheckFailure(
+            f"DecoderBlock({d}, {h}) has no parameter named {unexpected[0]!r}, so GPT-2's weights cannot be loaded "
+            f"into it{found} (see test_parameter_names_and_shapes)"
+        )
+    block.eval()
+    return block
+
+
+def _inputs(generator, device, *shape, dtype=torch.float32, scale=1.0) -> torch.Tensor:
+    return (torch.randn(*shape, generator=generator, dtype=torch.float64) * scale).to(dtype).to(device)
+
+
+@pytest.mark.points(2)
+def test_parameter_names_and_shapes(student):
+    for d, h in ((D, H), (48, 3)):
+        expected = gpt2_block_shapes(d)
+        state = student.DecoderBlock(d, h).state_dict()
+        got = {k: tuple(v.shape) for k, v in state.items() if type(v) is torch.Tensor}
+        missing = [k for k in expected if k not in got]
+        extra = [k for k in got if k not in expected]
+        what = f"DecoderBlock({d}, {h}).state_dict()"
+        if missing:
+            instead = f" (it has {', '.join(extra[:6])})" if extra else ""
+            raise CheckFailure(
+                f"{what} has no key {missing[0]!r}{instead}: use GPT-2's names "
+                "(ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj)"
+            )
+        if extra:
+            raise CheckFailure(
+                f"{what} has keys GPT-2's block does not: {', '.join(extra[:6])} "
+                "(build the causal mask in forward, or register it with persistent=False)"
+            )
+        for key, shape in expected.items():
+            expect(
+                got[key] == shape,
+                f"{what}[{key!r}] has shape {got[key]}, expected {shape}"
+                + (": nn.Linear(in, out) stores its weight as (out, in)" if got[key] == shape[::-1] else ""),
+            )
+
+
+@pytest.mark.points(3)
+def test_output_matches_reference(student, reference, generator, device):
+    weights = random_weights(D, generator)
+    x = _inputs(generator, device, 3, 11, D)
+    expected = build(reference, weights, device, D, H)(x)
+    mistakes = reference.diagnose(lambda ns: build(ns, weights, device, D, H)(x))
+    out = build(student, weights, device, D, H)(x)
+    expect_close(out, expected, f"DecoderBlock({D}, {H})(x) for x of shape (3, 11, {D})", mistakes=mistakes)
+
+
+@pytest.mark.points(3)
+def test_gradients_match_reference(student, reference, generator, device):
+    # float64, so that any correct formulation agrees to ~1e-12 and tolerances are tight.
+    weights = random_weights(D, generator, torch.float64)
+    x = _inputs(generator, device, 2, 6, D, dtype=torch.float64).requires_grad_()
+    g = _inputs(generator, device, 2, 6, D, dtype=torch.float64)
+    want = vjp(build(reference, weights, device, D, H), x, grad_output=g)
+    diagnosed = reference.diagnose(lambda ns: vjp(build(ns, weights, device, D, H), x, grad_output=g))
+    got = vjp(build(student, weights, device, D, H), x, grad_output=g)
+    what = f"DecoderBlock({D}, {H}) in float64"
+    expect_close(got.output, want.output, f"{what}: the output", mistakes={k: v.output for k, v in diagnosed.items()})
+    expect_close(
+        got.input_grads[0], want.input_grads[0], f"{what}: the gradient with respect to x",
+        mistakes={k: v.input_grads[0] for k, v in diagnosed.items()},
+    )
+    for name in gpt2_block_shapes(D):
+        grad = got.param_grads.get(name)
+        expect(grad is not None, f"{what}: parameter {name} received no gradient (is it used in forward?)")
+        expect_close(grad, want.param_grads[name], f"{what}: the gradient with respect to {name}")
+
+
+@pytest.mark.points(2)
+def test_causal(student, generator, device):
+    weights = random_weights(D, generator)
+    block = build(student, weights, device, D, H)
+    T = 8
+    x = _inputs(generator, device, 2, T, D)
+    out = expect_finite(block(x), f"DecoderBlock({D}, {H})(x)")
+    for t in (0, 3, 6):
+        changed = x.clone()
+        changed[:, t + 1 :] = _inputs(generator, device, 2, T - t - 1, D)
+        again = expect_finite(block(changed), f"DecoderBlock({D}, {H})(x)")
+        expect(tuple(again.shape) == tuple(out.shape), f"DecoderBlock({D}, {H})(x) has shape {tuple(again.shape)}")
+        change = (again[:, : t + 1] - out[:, : t + 1]).abs().amax(dim=(0, 2))  # (t+1,) per position
+        expect(
+            bool((change <= 1e-5 + 1e-4 * out[:, : t + 1].abs().amax()).all()),
+            f"changing the input at positions {t + 1}..{T - 1} changed the output at position "
+            f"{int(change.argmax())} by up to {change.max().item():.3g}: a position must not see later ones "
+            "(the attention has to be causal)",
+        )
+
+
+@pytest.mark.points(2)
+def test_pre_layer_norm_with_residuals(student, reference, generator, device):
+    base = random_weights(D, generator)
+    # Non-normalised input: mean 1, std 3, so a LayerNorm on the residual stream shows.
+    x = _inputs(generator, device, 2, 5, D, scale=3.0) + 1.0
+
+    def silenced(*prefixes: str) -> dict[str, torch.Tensor]:
+        return {k: (torch.zeros_like(v) if k.startswith(prefixes) else v) for k, v in base.items()}
+
+    cases = [
+        (silenced("mlp.c_proj"), "with the MLP's output projection set to zero, the block must return x + attn(ln_1(x))"),
+        (silenced("attn.c_proj"), "with the attention's output projection set to zero, the block must return x + mlp(ln_2(x))"),
+        (
+            silenced("mlp.c_proj", "attn.c_proj"),
+            "with both output projections set to zero, a pre-LN block passes x through unchanged",
+        ),
+    ]
+    for weights, what in cases:
+        expected = build(reference, weights, device, D, H)(x)
+        mistakes = reference.diagnose(lambda ns: build(ns, weights, device, D, H)(x))
+        expect_close(build(student, weights, device, D, H)(x), expected, what, mistakes=mistakes)
+    # The reference itself is the identity in the last case: say so if it is not.
+    expect_close(expected, x, "the reference block with both output projections zeroed")
+
+
+@pytest.mark.points(2)
+def test_mlp_uses_tanh_gelu(student, reference, generator, device):
+    weights = random_weights(D, generator, torch.float64)
+    h = _inputs(generator, device, 2, 5, D, dtype=torch.float64, scale=2.0)  # pre-activations mostly in [-4, 4]
+    expected = build(reference, weights, device, D, H).mlp(h)
+    mistakes = reference.diagnose(lambda ns: build(ns, weights, device, D, H).mlp(h))
+    expect_close(
+        build(student, weights, device, D, H).mlp(h),
+        expected,
+        f"block.mlp(h) (float64, h of shape (2, 5, {D}))",
+        mistakes=mistakes,
+        hint="The MLP is c_proj(gelu_tanh(c_fc(h))), then dropout",
+    )
+
+
+@pytest.mark.points(1)
+def test_layer_norm_eps_is_used(student, reference, generator, device):
+    weights = random_weights(D, generator, torch.float64)
+    # Small activations: with eps = 0.5 the normalisation is visibly damped.
+    x = _inputs(generator, device, 2, 4, D, dtype=torch.float64, scale=0.3)
+    expected = build(reference, weights, device, D, H, layer_norm_eps=0.5)(x)
+    mistakes = reference.diagnose(lambda ns: build(ns, weights, device, D, H, layer_norm_eps=0.5)(x))
+    expect_close(
+        build(student, weights, device, D, H, layer_norm_eps=0.5)(x),
+        expected,
+        f"DecoderBlock({D}, {H}, layer_norm_eps=0.5)(x)",
+        mistakes=mistakes,
+        hint="Pass layer_norm_eps to both LayerNorms: nn.LayerNorm(d_model, eps=layer_norm_eps)",
+    )
+
+
+@pytest.mark.points(1)
+def test_dropout_only_in_training(student, reference, generator, device):
+    weights = random_weights(D, generator)
+    x = _inputs(generator, device, 2, 6, D)
+    what = f"DecoderBlock({D}, {H}, dropout=0.5)"
+    expected = build(reference, weights, device, D, H, dropout=0.5)(x)
+    mistakes = reference.diagnose(lambda ns: build(ns, weights, device, D, H, dropout=0.5)(x))
+    block = build(student, weights, device, D, H, dropout=0.5)
+    evaluated = expect_close(
+        block(x), expected, f"{what} in eval mode", mistakes=mistakes, hint="Dropout must be off in eval mode"
+    )
+    block.train()
+    student.seed(0)
+    trained = expect_finite(block(x), f"{what} in training mode")
+    expect(
+        not torch.allclose(trained, evaluated),
+        f"{what} in training mode gave the same output as in eval mode: dropout is not applied "
+        "(pass dropout on to the attention and the MLP)",
+    )
+
+
+@pytest.mark.points(1)
+def test_input_not_modified(student, generator, device):
+    block = build(student, random_weights(D, generator), device, D, H)
+    x = _inputs(generator, device, 2, 5, D)
+    call = call_with_inputs(block, x)
+    expect_finite(call.output, f"DecoderBlock({D}, {H})(x)")
+    expect_equal_tensors(call.args[0], x, "the input x (the block modified it in place: write x = x + ..., not x += ...)")
+
+
+@pytest.mark.points(1)
+def test_sequence_lengths(student, reference, generator, device):
+    weights = random_weights(D, generator)
+    block = build(student, weights, device, D, H)
+    ref_block = build(reference, weights, device, D, H)
+    for T in (1, 40):
+        x = _inputs(generator, device, 1, T, D)
+        mistakes = reference.diagnose(lambda ns: build(ns, weights, device, D, H)(x))
+        expect_close(
+            block(x), ref_block(x), f"DecoderBlock({D}, {H})(x) for a sequence of {T} token{'s' * (T > 1)}",
+            mistakes=mistakes,
+        )

@@ -1,0 +1,141 @@
+"""Checks for exercise 3 (positional encoding). Run with ``grade exercise positional_encoding``."""
+
+import pytest
+import torch
+
+from grader.compare import CheckFailure, describe_difference, expect, expect_close, expect_tensor
+from grader.remote import StudentError
+
+SIZES = [(1, 2), (10, 4), (50, 16), (33, 64), (7, 128)]
+
+
+def _encoding(namespace, max_len: int, d_model: int) -> torch.Tensor:
+    """The student's table as float32 (a wrong dtype costs the dtype check only)."""
+    out = expect_tensor(
+        namespace.sinusoidal_positional_encoding(max_len, d_model),
+        f"sinusoidal_positional_encoding({max_len}, {d_model})",
+    )
+    return out.float() if out.is_floating_point() else out
+
+
+def _row(t: torch.Tensor, n: int = 6) -> str:
+    values = ", ".join(f"{v:.3g}" for v in t[:n].tolist())
+    return f"[{values}{', ...' if t.numel() > n else ''}]"
+
+
+@pytest.mark.points(1)
+def test_shape(student):
+    for max_len, d_model in SIZES:
+        out = _encoding(student, max_len, d_model)
+        expect(
+            tuple(out.shape) == (max_len, d_model),
+            f"sinusoidal_positional_encoding({max_len}, {d_model}) has shape {tuple(out.shape)}, "
+            f"expected ({max_len}, {d_model}): one row per position, one column per feature",
+        )
+
+
+@pytest.mark.points(1)
+def test_dtype_is_float32(student):
+    out = expect_tensor(student.sinusoidal_positional_encoding(16, 8), "sinusoidal_positional_encoding(16, 8)")
+    dtype = str(out.dtype).removeprefix("torch.")
+    expect(
+        out.dtype == torch.float32,
+        f"sinusoidal_positional_encoding(16, 8) has dtype {dtype}, expected float32 "
+        "(compute in float64 if you like, then cast the table with .float())",
+    )
+
+
+@pytest.mark.points(3)
+def test_values_match_reference(student, reference):
+    for max_len, d_model in SIZES:
+        expected = reference.sinusoidal_positional_encoding(max_len, d_model)
+        mistakes = reference.diagnose(lambda ns: ns.sinusoidal_positional_encoding(max_len, d_model))
+        expect_close(
+            _encoding(student, max_len, d_model),
+            expected,
+            f"sinusoidal_positional_encoding({max_len}, {d_model})",
+            mistakes=mistakes,
+        )
+
+
+@pytest.mark.points(2)
+def test_even_columns_sine_odd_columns_cosine(student):
+    max_len, d_model = 40, 16
+    pe = _encoding(student, max_len, d_model)
+    expect(tuple(pe.shape) == (max_len, d_model), f"sinusoidal_positional_encoding(40, 16) has shape {tuple(pe.shape)}")
+    what = "sinusoidal_positional_encoding(40, 16)"
+    # Position 0: every angle is 0, so sin = 0 (even columns) and cos = 1 (odd columns).
+    row0 = torch.tensor([0.0, 1.0] * (d_model // 2))
+    expect(
+        torch.allclose(pe[0], row0, atol=1e-6),
+        f"{what}: row 0 (position 0) should be [0, 1, 0, 1, ...] (sin 0 in even columns, cos 0 in odd), got {_row(pe[0])}",
+    )
+    # Pair i = 0 has frequency 1: column 0 is sin(p), column 1 is cos(p).
+    p = torch.arange(max_len, dtype=torch.float64)
+    expect(
+        torch.allclose(pe[:, 0].double(), torch.sin(p), atol=1e-5),
+        f"{what}: column 0 should be sin(p) for p = 0, 1, 2, ... (i = 0: 10000^0 = 1), got {_row(pe[:, 0])}",
+    )
+    expect(
+        torch.allclose(pe[:, 1].double(), torch.cos(p), atol=1e-5),
+        f"{what}: column 1 should be cos(p) for p = 0, 1, 2, ..., got {_row(pe[:, 1])}",
+    )
+    # Columns 2i and 2i+1 are sin and cos of one angle: each pair lies on the unit circle.
+    radius = pe[:, 0::2].double() ** 2 + pe[:, 1::2].double() ** 2
+    worst = (radius - 1).abs().max().item()
+    expect(
+        worst < 1e-4,
+        f"{what}: columns 2i and 2i+1 should be sin and cos of the same angle (sin^2 + cos^2 = 1), "
+        f"but for some pair it is off by {worst:.3g}",
+    )
+
+
+@pytest.mark.points(2)
+def test_large_positions_stay_accurate(student, reference):
+    max_len, d_model = 4096, 64
+    what = f"sinusoidal_positional_encoding({max_len}, {d_model})"
+    expected = reference.sinusoidal_positional_encoding(max_len, d_model)
+    mistakes = reference.diagnose(lambda ns: ns.sinusoidal_positional_encoding(max_len, d_model))
+    out = _encoding(student, max_len, d_model)
+    # A float32 computation of the frequencies is off by up to ~3e-4 at position 4000:
+    # allowed. Anything worse (float16 positions, integer division) is not. Known
+    # mistakes are matched at the same tolerance, since a float32 one is that far off too.
+    loose = {"rtol": 0.0, "atol": 1e-3}
+    problem = describe_difference(out, expected, **loose)
+    if problem is None:
+        return
+    for name, wrong in mistakes.items():
+        if type(wrong) is torch.Tensor and describe_difference(out, wrong, **loose) is None:
+            raise CheckFailure(f"{what} {problem}. This looks like a known mistake: {name}")
+    if tuple(out.shape) != tuple(expected.shape) or describe_difference(out[:64], expected[:64]) is not None:
+        raise CheckFailure(f"{what} {problem}; the first 64 rows are off too (see test_values_match_reference)")
+    raise CheckFailure(
+        f"{what} {problem}. Large positions lose precision: compute the angles in float64 and cast the table at the end"
+    )
+
+
+def _expect_value_error(student, max_len, d_model, why: str) -> None:
+    what = f"sinusoidal_positional_encoding({max_len!r}, {d_model!r})"
+    try:
+        out = student.sinusoidal_positional_encoding(max_len, d_model)
+    except StudentError as err:
+        if err.type_name == "ValueError":
+            return
+        if err.type_name == "NotImplementedError":
+            raise
+        raise CheckFailure(f"{what} should raise ValueError ({why}), but {err}") from None
+    shape = f"a tensor of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
+    raise CheckFailure(f"{what} should raise ValueError ({why}), but it returned {shape}")
+
+
+@pytest.mark.points(2)
+def test_rejects_bad_d_model(student):
+    _expect_value_error(student, 10, 7, "an odd d_model leaves the last sin column without its cos")
+    _expect_value_error(student, 10, 0, "d_model must be positive")
+    _expect_value_error(student, 10, -4, "d_model must be positive")
+
+
+@pytest.mark.points(1)
+def test_rejects_bad_max_len(student):
+    _expect_value_error(student, 0, 8, "max_len must be positive")
+    _expect_value_error(student, -3, 8, "max_len must be positive")

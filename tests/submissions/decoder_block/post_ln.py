@@ -1,0 +1,60 @@
+"""Wrong: post-LN, LayerNorm after each residual addition."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class CausalSelfAttention(nn.Module):
+    """GIVEN (complete): multi-head causal self-attention with GPT-2's parameter names."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0):
+        super().__init__()
+        if d_model % n_heads != 0:
+            raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+        self.n_heads = n_heads
+        self.dropout = dropout
+        self.c_attn = nn.Linear(d_model, 3 * d_model)  # q, k, v for all heads at once
+        self.c_proj = nn.Linear(d_model, d_model)  # mixes the heads' outputs
+        self.resid_dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        B, T, C = x.size()
+        hs = C // self.n_heads
+        q, k, v = self.c_attn(x).split(C, dim=2)  # 3 x (B, T, C)
+        q = q.view(B, T, self.n_heads, hs).transpose(1, 2)  # (B, nh, T, hs)
+        k = k.view(B, T, self.n_heads, hs).transpose(1, 2)  # (B, nh, T, hs)
+        v = v.view(B, T, self.n_heads, hs).transpose(1, 2)  # (B, nh, T, hs)
+        # softmax(q k^T / sqrt(hs)) v, position t attending to positions <= t only
+        y = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True
+        )  # (B, nh, T, hs)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C): heads side by side
+        return self.resid_dropout(self.c_proj(y))
+
+
+class MLP(nn.Module):
+    def __init__(self, d_model, dropout=0.0):
+        super().__init__()
+        self.c_fc = nn.Linear(d_model, 4 * d_model)
+        self.c_proj = nn.Linear(4 * d_model, d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x):
+        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
+
+
+class DecoderBlock(nn.Module):
+    def __init__(self, d_model, n_heads, dropout=0.0, layer_norm_eps=1e-5):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.attn = CausalSelfAttention(d_model, n_heads, dropout)
+        self.ln_2 = nn.LayerNorm(d_model, eps=layer_norm_eps)
+        self.mlp = MLP(d_model, dropout)
+
+    def forward(self, x):
+        x = self.ln_1(x + self.attn(x))
+        x = self.ln_2(x + self.mlp(x))
+        return x
