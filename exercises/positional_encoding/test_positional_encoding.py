@@ -92,7 +92,7 @@ def test_even_columns_sine_odd_columns_cosine(student):
 
 @pytest.mark.points(2)
 def test_large_positions_stay_accurate(student, reference):
-    max_len, d_model = 4096, 64
+    max_len, d_model = 4096, 16  # narrow: the kit replays this table and each mistake's
     what = f"sinusoidal_positional_encoding({max_len}, {d_model})"
     expected = reference.sinusoidal_positional_encoding(max_len, d_model)
     mistakes = reference.diagnose(lambda ns: ns.sinusoidal_positional_encoding(max_len, d_model))
