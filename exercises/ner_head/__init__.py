@@ -1,1 +1,11 @@
-"""Exercise ner_head (being written)."""
+"""Exercise 5: a token-classification (NER) head: label alignment, masked loss, BIO decoding."""
+
+from exercises import course_exercise
+
+EXERCISE = course_exercise(
+    "ner_head",
+    "Token classification: an NER head",
+    order=5,
+    section="5. Token classification: named-entity recognition",
+    data=("gpt2_tokenizer", "ner"),
+)
