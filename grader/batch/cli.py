@@ -1,0 +1,101 @@
+"""``grade batch``: grade a folder of student submissions (a thin layer over grader.batch.run).
+
+Exit codes: 0 every submission was graded or reported (a broken submission is the
+student's result, not a failure of the batch); 1 the grader itself failed on some
+submissions (they are marked in the journal: ``--resume`` grades them again); 2 a usage
+error; 130 interrupted (``--resume`` continues where it stopped).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+class UsageProblem(click.ClickException):
+    exit_code = 2
+
+
+def _exercises(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [n.strip() for n in value.split(",") if n.strip()]
+
+
+@click.command("batch")
+@click.argument("submissions", type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True,
+              help="RESULTS folder: journal, grades.csv, per-student files, junit.xml, report.html.")
+@click.option("--exercises", default=None, metavar="A,B", help="Exercises to grade (default: all installed).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Local worker processes (default: one per core).")
+@click.option("--timeout", type=float, default=300.0, show_default=True,
+              help="Wall-clock seconds for grading ONE submission (all its exercises); past it the "
+                   "student gets an 'error' result.")
+@click.option("--call-timeout", type=float, default=20.0, show_default=True,
+              help="Seconds one call into submitted code may take (as grade exercise --timeout).")
+@click.option("--resume", is_flag=True, help="Continue the batch in RESULTS: grade only what the journal lacks.")
+@click.option("--force", is_flag=True, help="Start over in a non-empty RESULTS (its old outputs are removed).")
+@click.option("--cluster", default=None, metavar="tcp://HOST:PORT",
+              help="Grade on this Dask scheduler's workers instead of locally.")
+@click.option("--cluster-timeout", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for the Dask scheduler to answer.")
+@click.option("--roster", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="CSV of enrolled students (a Canvas gradebook export, or any CSV with an id column).")
+@click.option("--canvas", is_flag=True, help="Also write canvas.csv in Canvas's gradebook import layout (needs --roster).")
+@click.option("--assignment", default="Transformer course", show_default=True,
+              help="The assignment column's name in canvas.csv.")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
+              help="Where the checks' tensors live (cpu: the same scores on every machine).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the checks' inputs.")
+@click.option("--checkpoint", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              envvar="GRADER_GPT2_CHECKPOINT", help="GPT-2 checkpoint folder for gpt2_loading (HF layout).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+def batch_command(submissions, out, exercises, workers, timeout, call_timeout, resume, force, cluster, cluster_timeout, roster,
+                  canvas, assignment, device, seed, checkpoint, as_json, no_progress) -> None:  # fmt: skip
+    """Grade every submission in SUBMISSIONS (one entry per student, named by the student's id:
+    a folder, a .zip, a .py or a .ipynb) and write the results to --out."""
+    from grader.batch.run import BatchError, BatchOptions, run_batch
+
+    if resume and force:
+        raise UsageProblem("--resume and --force contradict each other: choose one")
+    if device != "cpu":
+        from grader.runner import resolve_device
+
+        try:
+            resolve_device(device)
+        except ValueError as exc:
+            raise UsageProblem(str(exc)) from None
+    options = BatchOptions(
+        submissions=submissions, out=out, exercises=_exercises(exercises), workers=workers, timeout=timeout,
+        call_timeout=call_timeout, device=device, seed=seed, resume=resume, force=force, cluster=cluster, cluster_timeout=cluster_timeout,
+        roster=roster, canvas=canvas, assignment=assignment,
+        settings={"checkpoint": str(checkpoint.resolve())} if checkpoint else {},
+    )  # fmt: skip
+    progress = None
+    if not no_progress:
+        from grader.batch.progress import RichProgress
+
+        progress = RichProgress()
+    try:
+        summary = run_batch(options, progress)
+    except BatchError as exc:
+        raise UsageProblem(str(exc)) from None
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: the finished results are in {out}; rerun with --resume to continue", err=True)
+        sys.exit(130)
+    if summary.unmatched:
+        shown = ", ".join(summary.unmatched[:10]) + (" ..." if len(summary.unmatched) > 10 else "")
+        click.echo(f"warning: {len(summary.unmatched)} submissions match no roster row (not in canvas.csv): {shown}", err=True)
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), indent=2))
+        click.echo(summary.line(), err=True)
+    else:
+        click.echo(summary.line())
+    if summary.retry:
+        click.echo(f"the grader itself failed on {summary.retry} submissions: rerun with --resume to grade them again", err=True)
+        sys.exit(1)

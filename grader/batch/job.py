@@ -1,0 +1,160 @@
+"""One grading job: a student's submission in, a JSON-able result out.
+
+A job is a plain dict, so it crosses a pipe to a local slot or a Dask scheduler alike::
+
+    {"id": "alice", "digest": "<sha256 of the submission>", "label": "alice.zip",
+     "source": {"kind": "zip", "paths": [...], "names": [...]},   # see grader.batch.discover
+     "options": {...JobOptions...}, "fingerprint": "<sha256 of checks, solutions, options>"}
+
+:func:`grade_job` runs in a trusted process forked for this one submission (see
+grader.batch.slot): it unpacks the submission into a scratch folder, finds its modules,
+and calls :func:`grader.runner.grade` once. The result (one line of the journal)::
+
+    {"id", "digest", "fingerprint", "status": "graded" | "error", "error": "",
+     "retry": false, "exercises": [<grade exercise --json document>, ...],
+     "timing": {"total": s, "grade": s}, "host": "..."}
+
+``status`` is "error" when the submission could not be graded at all (unreadable zip,
+past its time limit); ``retry`` marks errors that were not the submission's fault (the
+grader's own machinery failed) so that ``--resume`` grades them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from grader.sandbox import Limits
+
+GRADED, ERROR, MISSING = "graded", "error", "missing"
+
+
+@dataclass
+class JobOptions:
+    """How every submission of a batch is graded. All of it enters the fingerprint."""
+
+    exercises: list[str]
+    device: str = "cpu"  # the same on every machine, so a score never depends on it
+    seed: int = 0
+    timeout: float = 300.0  # wall-clock seconds for one whole submission (all exercises)
+    call_timeout: float = Limits.call_seconds  # one call into submitted code
+    memory_bytes: int = Limits.memory_bytes
+    output_bytes: int = Limits.output_bytes
+    settings: dict[str, str] = field(default_factory=dict)
+
+    def limits(self) -> Limits:
+        # One exercise's calls may use the whole submission budget, never more.
+        return Limits(
+            call_seconds=min(self.call_timeout, self.timeout),
+            exercise_seconds=min(Limits.exercise_seconds, self.timeout),
+            memory_bytes=self.memory_bytes,
+            output_bytes=self.output_bytes,
+            threads=1,
+        )
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "JobOptions":
+        return cls(**{k: doc[k] for k in cls.__dataclass_fields__ if k in doc})
+
+
+def _file_hash(path: Path | None) -> str:
+    if path is None or not Path(path).is_file():
+        return ""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def fingerprint(options: JobOptions, registry=None) -> str:
+    """What a result depends on besides the submission: options, checks, solutions.
+
+    A resumed batch regrades a student whose journal line has another fingerprint (a
+    check was fixed, --timeout changed), and a cluster worker whose course kit differs
+    from the batch's refuses the job instead of grading with other checks.
+    """
+    from grader.api import with_requirements
+    from grader.registry import load_registry
+
+    registry = registry or load_registry()
+    specs = [registry.get(n) for n in options.exercises]
+    files = {}
+    for spec in with_requirements(specs, registry):
+        for role, paths in (
+            ("checks", spec.checks),
+            ("hidden", spec.hidden_checks),
+            ("solution", (spec.solution,)),
+            ("mistakes", (spec.mistakes,)),
+        ):
+            for path in paths:
+                if path is not None:
+                    files[f"{spec.name}/{role}/{Path(path).name}"] = _file_hash(path)
+    doc = {"options": {k: v for k, v in options.to_json().items()}, "files": files}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def error_result(job: dict, message: str, retry: bool = False, seconds: float = 0.0) -> dict:
+    return {
+        "id": job["id"],
+        "digest": job.get("digest", ""),
+        "fingerprint": job.get("fingerprint", ""),
+        "status": ERROR,
+        "error": message,
+        "retry": retry,
+        "exercises": [],
+        "timing": {"total": round(seconds, 4), "grade": 0.0},
+        "host": socket.gethostname(),
+    }
+
+
+def grade_job(job: dict, zygote, scratch: Path, registry=None, hide_dirs: list[str] = ()) -> dict:
+    """Grade one submission (in a trusted process of its own); never raises."""
+    from grader.api import with_requirements
+    from grader.batch.unpack import UnpackError, materialize, resolve
+    from grader.registry import UnknownExercise, load_registry
+    from grader.runner import GradeOptions, grade
+
+    start = time.monotonic()
+    options = JobOptions.from_json(job["options"])
+    try:
+        registry = registry or load_registry()
+        specs = [registry.get(n) for n in options.exercises]
+    except UnknownExercise as exc:
+        return error_result(job, f"this machine's course kit cannot grade the batch: {exc}", retry=True)
+    label = job.get("label") or job["id"]
+    try:
+        root = materialize(job["source"], scratch / "submission")
+    except UnpackError as exc:
+        return error_result(job, str(exc), seconds=time.monotonic() - start)
+    except OSError as exc:
+        return error_result(job, f"cannot read the submission: {exc.strerror or exc}", seconds=time.monotonic() - start)
+    support = with_requirements(specs, registry)
+    submission = resolve(root, specs, support, label, single_file=job["source"].get("kind") == "file")
+    grade_options = GradeOptions(
+        device=options.device,
+        seed=options.seed,
+        limits=options.limits(),
+        settings=dict(options.settings),
+        hide_dirs=list(hide_dirs),
+    )
+    graded = time.monotonic()
+    results = grade(specs, submission, grade_options, zygote=zygote, support=support)
+    done = time.monotonic()
+    docs = [r.to_json() for r in results]
+    # No scratch path may reach a result: it would differ between runs of the same submission.
+    text = json.dumps(docs).replace(str(root) + "/", "").replace(str(scratch), "")
+    return {
+        "id": job["id"],
+        "digest": job.get("digest", ""),
+        "fingerprint": job.get("fingerprint", ""),
+        "status": GRADED,
+        "error": "",
+        "retry": False,
+        "exercises": json.loads(text),
+        "timing": {"total": round(done - start, 4), "grade": round(done - graded, 4)},
+        "host": socket.gethostname(),
+    }

@@ -1,0 +1,116 @@
+"""The class as the outputs see it: one record per student, every exercise filled in.
+
+Built from the journal's lines for the students found in SUBMISSIONS (and, with a
+roster, the students who submitted nothing). A student whose grading errored gets, for
+each exercise, one failed "grading" entry worth the exercise's points, so every output
+shows the same maxima for everyone. All outputs are written from this view alone, which
+is why an interrupted and resumed batch writes the same files as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from grader.batch.job import ERROR, GRADED, MISSING
+from grader.results import CheckResult, ExerciseResult
+from grader.spec import ExerciseSpec
+
+MISTAKE_MARKER = "This looks like a known mistake: "
+
+
+@dataclass
+class StudentRecord:
+    id: str
+    status: str  # graded | error | missing
+    label: str = ""  # the submission's name in SUBMISSIONS
+    error: str = ""
+    results: dict[str, ExerciseResult] = field(default_factory=dict)  # by exercise name
+
+    @property
+    def total(self) -> float:
+        return round(sum(r.score for r in self.results.values()), 6)
+
+
+@dataclass
+class ClassResults:
+    exercises: list[ExerciseSpec]
+    maxima: dict[str, float]
+    students: list[StudentRecord]
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.exercises]
+
+    @property
+    def max_total(self) -> float:
+        return round(sum(self.maxima.values()), 6)
+
+    def graded(self) -> list[StudentRecord]:
+        return [s for s in self.students if s.status == GRADED]
+
+    def errored(self) -> list[StudentRecord]:
+        return [s for s in self.students if s.status == ERROR]
+
+    def submitted(self) -> list[StudentRecord]:
+        return [s for s in self.students if s.status != MISSING]
+
+
+def static_max(spec: ExerciseSpec) -> float:
+    from grader.api import static_checks
+
+    return float(sum(c.points for c in static_checks(spec, include_hidden=True)))
+
+
+def build(
+    specs: list[ExerciseSpec],
+    lines: dict[str, dict],
+    labels: dict[str, str],
+    missing: list[str] = (),
+) -> ClassResults:
+    """``lines``: the journal line per student id to report; ``labels``: id -> entry label."""
+    maxima: dict[str, float] = {}
+    for spec in specs:
+        seen = Counter()
+        for doc in lines.values():
+            if doc.get("status") != GRADED:
+                continue
+            for ex in doc.get("exercises", []):
+                if ex.get("exercise") == spec.name and ex.get("checks"):
+                    seen[float(ex.get("max_score", 0.0))] += 1
+        # The maximum most graded students saw (a run whose checks could not even be
+        # collected reports less); otherwise what the check files declare.
+        maxima[spec.name] = max(seen.items(), key=lambda kv: (kv[1], kv[0]))[0] if seen else static_max(spec)
+
+    students = []
+    for sid in sorted(lines):
+        doc = lines[sid]
+        record = StudentRecord(sid, doc.get("status", ERROR), labels.get(sid, sid), doc.get("error", ""))
+        by_name = {ex.get("exercise"): ex for ex in doc.get("exercises", [])}
+        for spec in specs:
+            if record.status == GRADED and spec.name in by_name:
+                record.results[spec.name] = ExerciseResult.from_json(by_name[spec.name])
+            else:
+                reason = record.error or "this exercise was not graded"
+                record.results[spec.name] = placeholder(spec.name, maxima[spec.name], reason)
+        students.append(record)
+    for sid in sorted(set(missing) - set(lines)):
+        record = StudentRecord(sid, MISSING, "", "no submission")
+        for spec in specs:
+            record.results[spec.name] = placeholder(spec.name, maxima[spec.name], "no submission")
+        students.append(record)
+    students.sort(key=lambda s: s.id)
+    return ClassResults(list(specs), maxima, students)
+
+
+def placeholder(exercise: str, max_points: float, reason: str) -> ExerciseResult:
+    check = CheckResult("grading", 0.0, max_points, ERROR, reason)
+    return ExerciseResult(exercise, "cpu", 0.0, [check], problem=reason)
+
+
+def known_mistake(message: str) -> str | None:
+    """The known mistake a failure message names (grader.compare's wording), if any."""
+    if MISTAKE_MARKER not in message:
+        return None
+    name = message.split(MISTAKE_MARKER, 1)[1].strip()
+    return name.splitlines()[0].strip().rstrip(".") if name else None

@@ -1,0 +1,283 @@
+"""``run_batch``: the library entry point behind ``grade batch`` (usable without the CLI).
+
+    from grader.batch.run import BatchOptions, run_batch
+    summary = run_batch(BatchOptions(Path("submissions"), Path("results"), exercises=["softmax"]))
+
+It finds the students, skips those the journal already holds (``resume``), hands the rest
+to the local pool or a Dask cluster, journals each result as it arrives, and at the end
+writes every output from the journal: grades.csv (canvas.csv), students/<id>/{result.json,
+feedback.txt, results.json}, junit.xml, report.html.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from grader.batch.discover import discover
+from grader.batch.job import ERROR, GRADED, JobOptions, error_result, fingerprint
+from grader.batch.journal import JOURNAL, Journal, JournalBusy, latest, read_journal, reusable
+
+OUTPUTS = ("grades.csv", "canvas.csv", "junit.xml", "report.html", "students", "logs", JOURNAL)
+
+
+class BatchError(Exception):
+    """A problem with the batch as asked (paths, options): one line for the user."""
+
+
+@dataclass
+class BatchOptions:
+    submissions: Path
+    out: Path
+    exercises: list[str] | None = None  # None: every exercise in the registry
+    workers: int | None = None  # None: every core
+    timeout: float = 300.0  # wall-clock seconds per submission
+    call_timeout: float = 20.0  # one call into submitted code
+    device: str = "cpu"
+    seed: int = 0
+    resume: bool = False
+    force: bool = False
+    cluster: str | None = None  # tcp://host:port of a Dask scheduler
+    cluster_timeout: float = 30.0  # seconds to wait for the scheduler to answer
+    roster: Path | None = None
+    canvas: bool = False
+    assignment: str = "Transformer course"
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class BatchSummary:
+    students: int
+    graded_now: int
+    reused: int
+    graded: int
+    errors: int
+    full_marks: int
+    mean_total: float
+    max_total: float
+    seconds: float
+    workers: str
+    out: Path
+    unmatched: list[str] = field(default_factory=list)
+    missing: int = 0
+    retry: int = 0  # errors of the grader's own: --resume grades them again
+
+    def line(self) -> str:
+        rate = f", {self.seconds / self.graded_now:.2f} s per submission" if self.graded_now else ""
+        reused = f" ({self.reused} from the journal)" if self.reused else ""
+        return (
+            f"{self.students} students{reused}: {self.graded} graded, {self.errors} could not be graded, "
+            f"{self.full_marks} full marks, mean {self.mean_total:.3g}/{self.max_total:g}; "
+            f"{self.seconds:.1f} s on {self.workers}{rate} -> {self.out}"
+        )
+
+    def to_json(self) -> dict:
+        doc = dict(self.__dict__)
+        doc["out"] = str(self.out)
+        return doc
+
+
+class Progress(Protocol):
+    def start(self, total: int, done: int) -> None: ...
+
+    def advance(self, result: dict) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def _hide_dirs(paths: list[Path]) -> list[str]:
+    """Folders student workers must not see, unless hiding them would hide what workers need."""
+    import grader
+
+    needed = [Path(grader.__file__).resolve().parent, Path(sys.prefix).resolve(), Path(tempfile.gettempdir()).resolve()]
+    out = []
+    for path in paths:
+        p = path.resolve()
+        if any(n == p or p in n.parents for n in needed):
+            continue
+        out.append(str(p))
+    return out
+
+
+def _prepare_out(opts: BatchOptions) -> None:
+    out = opts.out
+    if out.exists() and not out.is_dir():
+        raise BatchError(f"--out {out} exists and is not a folder")
+    if out.exists() and any(out.iterdir()):
+        if opts.force:
+            for name in OUTPUTS:
+                target = out / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.exists():
+                    target.unlink()
+        elif not opts.resume:
+            raise BatchError(f"{out} is not empty: add --resume to continue that batch, or --force to start over")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSummary:
+    from grader.api import load_registry
+    from grader.registry import UnknownExercise
+
+    submissions, out = opts.submissions.resolve(), opts.out.resolve()
+    if not submissions.is_dir():
+        raise BatchError(f"SUBMISSIONS must be a folder with one entry per student: {opts.submissions}")
+    if out == submissions or submissions in out.parents:
+        raise BatchError("--out must not be inside SUBMISSIONS (it would be taken for a student)")
+    if opts.canvas and not opts.roster:
+        raise BatchError("--canvas needs --roster (a gradebook export from Canvas)")
+    if opts.timeout <= 0 or opts.call_timeout <= 0:
+        raise BatchError("--timeout and --call-timeout must be positive")
+    roster = None
+    if opts.roster:
+        from grader.batch.gradebook import RosterError, load_roster
+
+        try:
+            roster = load_roster(opts.roster)
+        except RosterError as exc:
+            raise BatchError(str(exc)) from None
+
+    registry = load_registry()
+    try:
+        specs = [registry.get(n) for n in opts.exercises] if opts.exercises else registry.ordered()
+    except UnknownExercise as exc:
+        raise BatchError(str(exc)) from None
+    if not specs:
+        raise BatchError("no exercises are installed")
+    specs = sorted(specs, key=lambda s: (s.order, s.name))
+    job_options = JobOptions(
+        exercises=[s.name for s in specs], device=opts.device, seed=opts.seed, timeout=opts.timeout,
+        call_timeout=opts.call_timeout, settings=dict(opts.settings),
+    )  # fmt: skip
+    fp = fingerprint(job_options, registry)
+
+    _prepare_out(opts)
+    try:
+        journal = Journal(out)
+    except JournalBusy as exc:
+        raise BatchError(str(exc)) from None
+
+    start = time.monotonic()
+    graded_now = 0
+    try:
+        entries = discover(submissions).entries
+        previous = latest(read_journal(out / JOURNAL)) if opts.resume else {}
+        hide = _hide_dirs([submissions, out])
+        jobs, reused = [], 0
+        invalid = []
+        for entry in entries:
+            if reusable(previous.get(entry.id), entry.digest, fp):
+                reused += 1
+                continue
+            job = {
+                "id": entry.id, "digest": entry.digest, "label": entry.label, "source": entry.source(),
+                "options": job_options.to_json(), "fingerprint": fp, "hide": hide,
+            }  # fmt: skip
+            if entry.kind == "invalid":
+                invalid.append(error_result(job, entry.problem))
+            else:
+                jobs.append(job)
+        if progress:
+            progress.start(len(entries), reused)
+
+        def on_result(result: dict) -> None:
+            nonlocal graded_now
+            journal.append(result)
+            graded_now += 1
+            if progress:
+                progress.advance(result)
+
+        for result in invalid:
+            on_result(result)
+        if opts.cluster:
+            from grader.batch.cluster import ClusterUnavailable, run_on_cluster
+
+            workers = f"the cluster at {opts.cluster}"
+            try:
+                run_on_cluster(opts.cluster, jobs, on_result, connect_timeout=opts.cluster_timeout)
+            except ClusterUnavailable as exc:
+                raise BatchError(str(exc)) from None
+        else:
+            from grader.batch.engine import LocalPool, default_workers
+
+            count = opts.workers or default_workers()
+            workers = f"{count} local worker{'s' * (count != 1)}"
+            LocalPool(count, out / "logs").run(jobs, on_result)
+    finally:
+        journal.close()
+        if progress:
+            progress.stop()
+    seconds = time.monotonic() - start
+
+    final = latest(read_journal(out / JOURNAL))
+    lines = {e.id: final[e.id] for e in entries if e.id in final}
+    labels = {e.id: e.label for e in entries}
+    missing = []
+    if roster:
+        matched = {id(row) for row in (roster.match(sid) for sid in lines) if row is not None}
+        missing = [roster.primary_id(r) for r in roster.rows if id(r) not in matched and roster.primary_id(r)]
+    results, unmatched = write_outputs(out, specs, lines, labels, roster, missing, opts)
+
+    totals = [s.total for s in results.submitted()]
+    return BatchSummary(
+        students=len(entries),
+        graded_now=graded_now,
+        reused=reused,
+        graded=sum(1 for d in lines.values() if d.get("status") == GRADED),
+        errors=sum(1 for d in lines.values() if d.get("status") == ERROR),
+        full_marks=sum(1 for s in results.submitted() if s.total >= results.max_total > 0),
+        mean_total=statistics.mean(totals) if totals else 0.0,
+        max_total=results.max_total,
+        seconds=seconds,
+        workers=workers,
+        out=out,
+        unmatched=unmatched,
+        missing=len(missing),
+        retry=sum(1 for d in lines.values() if d.get("retry")),
+    )
+
+
+def write_outputs(out: Path, specs, lines: dict[str, dict], labels: dict[str, str], roster=None, missing=(), opts=None):
+    """Every output in RESULTS, from the journal lines alone. Returns (ClassResults, unmatched ids)."""
+    from grader.batch.feedback import feedback_text
+    from grader.batch.gradebook import write_canvas, write_grades
+    from grader.batch.gradescope import document
+    from grader.batch.junit import write_junit
+    from grader.batch.records import build
+    from grader.batch.report import write_report
+
+    results = build(specs, lines, labels, missing)
+    staging = out / ".students.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    for student in results.submitted():
+        folder = staging / student.id
+        folder.mkdir()
+        docs = [student.results[name].to_json() for name in results.names]
+        (folder / "result.json").write_text(json.dumps(docs, indent=2) + "\n", encoding="utf-8")
+        (folder / "feedback.txt").write_text(feedback_text(student, results), encoding="utf-8")
+        (folder / "results.json").write_text(json.dumps(document(student, results), indent=2) + "\n", encoding="utf-8")
+    shutil.rmtree(out / "students", ignore_errors=True)
+    os.replace(staging, out / "students")
+
+    def atomic(name: str, write) -> None:
+        tmp = out / f".{name}.tmp"
+        write(tmp)
+        os.replace(tmp, out / name)
+
+    atomic("grades.csv", lambda p: write_grades(results, p, roster))
+    unmatched: list[str] = []
+    if opts is not None and opts.canvas and roster is not None:
+        atomic("canvas.csv", lambda p: unmatched.extend(write_canvas(results, roster, p, opts.assignment)))
+    atomic("junit.xml", lambda p: write_junit(results, p))
+    atomic("report.html", lambda p: write_report(results, p))
+    return results, unmatched

@@ -1,0 +1,1 @@
+"""Generators of synthetic classes for the batch grading tests and benchmark."""
