@@ -230,31 +230,38 @@ def test_sigkill_mid_batch_then_resume_gives_identical_outputs(klass, graded, tm
     assert _outputs(out) == _outputs(graded)
 
 
-def test_refuses_a_used_results_folder_without_resume_and_regrades_only_what_changed(tmp_path):
-    subs = tmp_path / "subs"
-    subs.mkdir()
-    (subs / "amy.py").write_text(CORRECT)
-    (subs / "ben.py").write_text("def softmax(x, dim=-1):\n    return x\n")
-    out = tmp_path / "out"
-    opts = [*OPTIONS[:2], "--workers", "1", *OPTIONS[4:]]
-    assert batch(subs, "--out", out, *opts).exit_code == 0
-    again = batch(subs, "--out", out, *opts)
-    assert again.exit_code == 2
-    assert "is not empty: add --resume" in again.output and "Traceback" not in again.output
+def test_resume_grades_only_what_is_new_or_changed_and_refuses_without_it(tmp_path):
+    from grader.batch.discover import discover
+    from grader.batch.job import JobOptions, fingerprint
 
-    (subs / "ben.py").write_text(CORRECT)  # ben fixed his submission
-    (subs / "cat.py").write_text(CORRECT)  # cat submitted late
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    out.mkdir()
+    for sid in ("amy", "ben", "cat"):
+        (subs / f"{sid}.py").write_text(CORRECT)
+    digests = {e.id: e.digest for e in discover(subs).entries}
+    fp = fingerprint(JobOptions(["softmax"], timeout=30, call_timeout=1))
+    made_up = {"exercise": "softmax", "score": 7.0, "max_score": 16.0, "device": "cpu", "seconds": 0.0,
+               "checks": [{"name": "test_made_up", "points": 7.0, "max_points": 16.0, "status": "failed", "message": "x"}]}
+    lines = [
+        {"id": "amy", "digest": digests["amy"], "fingerprint": fp, "status": "graded", "error": "", "exercises": [made_up]},
+        {"id": "ben", "digest": "an older submission", "fingerprint": fp, "status": "graded", "error": "", "exercises": [made_up]},
+    ]  # fmt: skip
+    (out / "journal.jsonl").write_text("".join(json.dumps(d) + "\n" for d in lines) + '{"id": "cat", "sta')
+
+    opts = [*OPTIONS[:2], "--workers", "1", *OPTIONS[4:]]
+    refused = batch(subs, "--out", out, *opts)
+    assert refused.exit_code == 2
+    assert "is not empty: add --resume" in refused.output and "Traceback" not in refused.output
+
     resumed = batch(subs, "--out", out, *opts, "--resume")
     assert resumed.exit_code == 0, resumed.output
-    lines = journal_lines(out)
-    assert [d["id"] for d in lines] == ["amy", "ben", "ben", "cat"]
+    assert "(1 from the journal)" in resumed.output
+    # amy's line was reused as is; ben's changed submission and cat's (torn line) were graded.
+    assert [d["id"] for d in journal_lines(out)] == ["amy", "ben", "ben", "cat"]
     with open(out / "grades.csv", newline="") as f:
         totals = {r["student"]: float(r["total"]) for r in csv.DictReader(f)}
-    assert totals["ben"] == totals["amy"] == totals["cat"] > 0
-
-    forced = batch(subs, "--out", out, *opts, "--force")
-    assert forced.exit_code == 0
-    assert len(journal_lines(out)) == 3
+    assert totals["amy"] == 7.0 and totals["ben"] == totals["cat"] > 7.0
 
 
 # --------------------------------------------------------------------------- limits and hostility

@@ -46,6 +46,13 @@ class JobOptions:
     output_bytes: int = Limits.output_bytes
     settings: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # One spelling per value, so equal options always give the same fingerprint.
+        self.exercises = [str(n) for n in self.exercises]
+        self.timeout, self.call_timeout = float(self.timeout), float(self.call_timeout)
+        self.seed, self.memory_bytes, self.output_bytes = int(self.seed), int(self.memory_bytes), int(self.output_bytes)
+        self.settings = {str(k): str(v) for k, v in self.settings.items()}
+
     def limits(self) -> Limits:
         # One exercise's calls may use the whole submission budget, never more.
         return Limits(

@@ -40,10 +40,11 @@ class Slot:
     def __init__(self) -> None:
         import grader.zygote
 
-        self._warm()
+        # The zygote imports torch in its own process while we import ours.
         self.zygote = grader.zygote.Zygote()
         # Code that asks for the process-wide zygote (default_zygote) gets ours.
         grader.zygote._default = self.zygote
+        self._warm()
         self.zygote.wait_ready()
         self.scratch = Path(tempfile.mkdtemp(prefix="grader-slot-"))
         self.fingerprints: dict[str, str] = {}
@@ -67,10 +68,7 @@ class Slot:
         import grader.runner  # noqa: F401
         from grader.registry import load_registry
 
-        self.registry = load_registry()
-        for spec in self.registry.exercises.values():
-            # The exercise packages are imported by load_registry; nothing else to warm.
-            _ = spec
+        self.registry = load_registry()  # imports the exercise packages once
 
     def restart_zygote(self) -> None:
         import grader.zygote
