@@ -79,16 +79,20 @@ def submission_for(path: Path | None, specs: list[ExerciseSpec], registry: Regis
     """Resolve a submission for ``specs`` and the modules they import.
 
     The student's own files in exercises/ when ``path`` is None. A module a graded one
-    imports but the submission lacks comes from the student's file in exercises/.
+    imports comes from the submission's folder (for a single file: the folder it sits
+    in) when it is there, else from the student's file in exercises/.
     """
     registry = registry or load_registry()
     wanted = with_requirements(specs, registry)
     if path is None:
         return from_stubs(wanted)
     sub = locate(Path(path), specs)
-    for spec in wanted[len(specs):]:
-        if spec.module not in sub.files:
-            sub.files[spec.module] = spec.stub
+    extra = [s for s in wanted[len(specs):] if s.module not in sub.files]
+    if extra:
+        folder = Path(path) if Path(path).is_dir() else Path(path).parent
+        beside = locate(folder, extra)
+        for spec in extra:
+            sub.files[spec.module] = beside.files.get(spec.module, spec.stub)
     return sub
 
 

@@ -1,0 +1,176 @@
+"""The gpt2_loading exercise: reference, stub, wrong submissions, a broken block, the tiny checkpoint."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import ROOT, SUBMISSIONS, check_named, grade_file
+from grader.results import PASSED
+
+GPT2 = SUBMISSIONS / "gpt2_loading"
+TINY = ROOT / "data" / "tiny-gpt2"
+WEIGHT_CHECKS = (
+    "test_loaded_weights_match_checkpoint",
+    "test_hub_layout_without_prefix_with_mask_buffers",
+    "test_checkpoint_with_lm_head_weight",
+    "test_pytorch_model_bin",
+)
+
+
+def submission(tmp_path: Path, gpt2_loading: Path, decoder_block: Path = ROOT / "solutions" / "decoder_block.py") -> Path:
+    """A student's folder: their gpt2_loading.py and the decoder_block.py it imports."""
+    folder = tmp_path / "student"
+    folder.mkdir()
+    shutil.copy(gpt2_loading, folder / "gpt2_loading.py")
+    shutil.copy(decoder_block, folder / "decoder_block.py")
+    return folder
+
+
+def reference():
+    """solutions.gpt2_loading, whose ``from decoder_block import`` means the reference block."""
+    import importlib
+
+    sys.modules.setdefault("decoder_block", importlib.import_module("solutions.decoder_block"))
+    return importlib.import_module("solutions.gpt2_loading")
+
+
+def failures(result) -> list:
+    return [c.to_json() for c in result.checks if c.status != PASSED]
+
+
+def test_reference_earns_full_marks():
+    from grader.api import check_solutions
+
+    [result] = check_solutions(["gpt2_loading"])
+    assert result.max_score >= 20
+    assert any(c.hidden for c in result.checks)
+    assert result.score == result.max_score, failures(result)
+
+
+def test_untouched_stub_scores_zero_with_not_implemented():
+    result = grade_file("gpt2_loading")
+    assert result.score == 0
+    assert all(c.status == "failed" for c in result.checks), failures(result)
+    assert all("not implemented" in c.message for c in result.checks), failures(result)
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("no_transpose.py", {
+            "test_loaded_weights_match_checkpoint": "h.0.attn.c_proj.weight holds the checkpoint's transformer.h.0.attn.c_proj.weight without the transpose",
+            "test_logits_match_reference": "known mistake: Conv1D weights not transposed",
+        }),
+        ("untied.py", {
+            "test_lm_head_tied_to_wte": "does not tie lm_head to wte",
+            "test_logits_match_reference": "lm_head is not tied to wte",
+        }),
+        ("no_wpe.py", {
+            "test_logits_match_reference": "known mistake: position embeddings (wpe) not added",
+            "test_greedy_generation_matches_reference": "known mistake: position embeddings (wpe) not added",
+        }),
+        ("no_crop.py", {
+            "test_generate_crops_to_n_positions": "Feed the model only the last n_positions tokens",
+        }),
+    ],
+    ids=["no_transpose", "untied", "no_wpe", "no_crop"],
+)
+def test_wrong_submissions_get_partial_scores_and_named_mistakes(tmp_path, name, expected):
+    result = grade_file("gpt2_loading", submission(tmp_path, GPT2 / name), include_hidden=False)
+    assert 0 < result.score < result.max_score, result.to_json()
+    for check, message in expected.items():
+        failing = check_named(result, check)
+        assert failing.status == "failed", failing
+        assert message in failing.message, failing.message
+    if name != "no_transpose.py":  # one mistake in the model or generate: the loading checks still pass
+        for check in WEIGHT_CHECKS:
+            assert check_named(result, check).status == PASSED, failures(result)
+
+
+def test_correct_loader_with_a_broken_block_keeps_the_weight_checks(tmp_path):
+    """Exact GELU in the student's block: loading is right, running is not, and the message says why."""
+    folder = submission(tmp_path, ROOT / "solutions" / "gpt2_loading.py", GPT2 / "decoder_block_exact_gelu.py")
+    result = grade_file("gpt2_loading", folder, include_hidden=False)
+    for name in (*WEIGHT_CHECKS, "test_lm_head_tied_to_wte"):
+        assert check_named(result, name).status == PASSED, failures(result)
+    logits = check_named(result, "test_logits_match_reference")
+    assert logits.status == "failed"
+    assert "known mistake: exact (erf) GELU" in logits.message, logits.message
+
+
+def test_differently_written_single_file_gets_full_marks_with_the_block_beside_it(tmp_path):
+    """A single .py submission: the decoder_block.py in its folder is the block it imports."""
+    folder = submission(tmp_path, GPT2 / "copy_loop.py")
+    result = grade_file("gpt2_loading", folder / "gpt2_loading.py")
+    assert result.score == result.max_score, failures(result)
+
+
+def test_mistake_variants_differ_from_the_reference_and_each_other():
+    """Each known mistake changes the logits of the tiny checkpoint, so a check can tell them apart."""
+    import importlib.util
+
+    from exercises.gpt2_loading import read_checkpoint
+
+    gpt = reference()
+    spec = importlib.util.spec_from_file_location("gpt2_loading_mistakes", ROOT / "solutions" / "gpt2_loading_mistakes.py")
+    mistakes = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("gpt2_loading", gpt)  # the worker imports the solution under this name
+    spec.loader.exec_module(mistakes)
+    ckpt = read_checkpoint(TINY)
+    idx = torch.randint(50257, (1, 8), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        outputs = {"reference": gpt.gpt_from_hf(ckpt.config, ckpt.tensors)(idx)}
+        outputs.update({name: v["gpt_from_hf"](ckpt.config, ckpt.tensors)(idx) for name, v in mistakes.MISTAKES.items()})
+    assert len(outputs) == 6
+    names = list(outputs)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not torch.allclose(outputs[a], outputs[b], rtol=1e-4, atol=1e-5), (a, b)
+
+
+# --------------------------------------------------------------------------- the data
+
+
+def test_tiny_checkpoint_is_reproducible_from_its_script(tmp_path):
+    from safetensors.torch import load_file
+
+    from exercises.gpt2_loading import tiny_maker
+
+    tiny_maker().main([str(tmp_path)])  # what `python data/make_tiny_gpt2.py DIR` runs
+    assert (tmp_path / "config.json").read_text() == (TINY / "config.json").read_text()
+    assert (tmp_path / "generation_config.json").read_text() == (TINY / "generation_config.json").read_text()
+    fresh, stored = load_file(tmp_path / "model.safetensors"), load_file(TINY / "model.safetensors")
+    assert fresh.keys() == stored.keys()
+    assert all(torch.equal(fresh[k], stored[k]) for k in fresh)
+
+
+def test_tiny_checkpoint_has_the_hugging_face_layout():
+    from safetensors import safe_open
+
+    config = json.loads((TINY / "config.json").read_text())
+    assert config["model_type"] == "gpt2" and config["architectures"] == ["GPT2LMHeadModel"]
+    assert config["activation_function"] == "gelu_new" and config["vocab_size"] == 50257
+    assert (TINY / "model.safetensors").stat().st_size < 8 * 1024**2
+    with safe_open(str(TINY / "model.safetensors"), "pt") as f:
+        assert f.metadata() == {"format": "pt"}
+        keys = set(f.keys())
+        assert f.get_slice("transformer.h.0.attn.c_attn.weight").get_shape() == [config["n_embd"], 3 * config["n_embd"]]
+        assert f.get_slice("transformer.h.1.mlp.c_proj.weight").get_shape() == [4 * config["n_embd"], config["n_embd"]]
+    assert all(k.startswith("transformer.") for k in keys)
+    assert "lm_head.weight" not in keys and not any(k.endswith(".attn.bias") for k in keys)
+    assert len(keys) == 4 + 12 * config["n_layer"]
+
+
+def test_tiny_checkpoint_generates_varied_text():
+    """Greedy generation from the random weights moves on instead of repeating a token."""
+    from grader.data import gpt2_tokenizer
+
+    ids = gpt2_tokenizer().encode("Hello, I am").ids
+    assert ids == [15496, 11, 314, 716]
+    gpt = reference()
+    out = gpt.generate(gpt.load_gpt2(TINY), torch.tensor([ids]), 20)[0, 4:].tolist()
+    assert len(set(out)) >= 12, out
