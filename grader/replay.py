@@ -117,7 +117,9 @@ class Recording:
             "replies": replies,
         }
         blob_path.write_bytes(b"".join(chunks))
-        index_path.write_text(json.dumps(index, separators=(",", ":"), sort_keys=True))
+        # Never sort_keys: a reply's dicts keep the worker's order (a state_dict sent back
+        # by a check must encode, and so be keyed, exactly as it was live).
+        index_path.write_text(json.dumps(index, separators=(",", ":")))
 
     @classmethod
     def load(cls, index_path: Path) -> "Recording":
@@ -225,6 +227,11 @@ class Recorder:
 
 class ReplayTransport:
     """Answers a Session's requests from a Recording; an unknown key means an out-of-date kit."""
+
+    # Diagnose as eagerly as the recording did: replaying is free, and it keeps a check's
+    # sequence of requests (hence the occurrence counts in its keys, and the handle ids
+    # derived from them) the same as when it was recorded, whatever the student fails.
+    eager_diagnose = True
 
     def __init__(
         self,

@@ -1,0 +1,257 @@
+"""Exercises as Jupyter notebooks, and notebooks back into the module the grader loads.
+
+``grade notebook softmax`` writes ``softmax.ipynb`` (nbformat v4): the handout as
+markdown, the stub as a code cell tagged for grading, a scratch cell, and a cell that
+runs the checks on the saved notebook. ``grade exercise softmax --submission
+softmax.ipynb`` turns the notebook back into ``softmax.py``: the cells tagged for grading,
+or, if none is tagged, every code cell; shell (``!``) and magic (``%``) lines are dropped.
+
+Our cell metadata lives under one key, validated whenever a notebook is read::
+
+    cell.metadata["course_grader"] = {"schema": 1, "exercise": "softmax", "role": "submission"}
+
+    schema    1 (an int; other values are refused, so a newer format is never misread)
+    exercise  the exercise name the notebook was written for
+    role      handout | setup | submission | scratch | grade; only "submission" cells are graded
+
+A file that is not JSON, not nbformat v4 or carries malformed metadata gets a one-line
+:class:`NotebookError` naming the file (the CLI exits 2 with it).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import warnings
+from pathlib import Path
+
+import click
+
+METADATA_KEY = "course_grader"
+SCHEMA = 1
+ROLES = ("handout", "setup", "submission", "scratch", "grade")
+SUBMISSION = "submission"
+_FIELDS = {"schema", "exercise", "role"}
+
+
+class NotebookError(ValueError):
+    """A notebook cannot be graded; the message is one line and names the file."""
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_notebook(path: Path):
+    """Parse and validate ``path`` as an nbformat v4 notebook with well-formed metadata."""
+    import nbformat
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NotebookError(f"{path}: cannot read the notebook ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise NotebookError(f"{path}: not a notebook (the file is not UTF-8 text)") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NotebookError(
+            f"{path}: not a notebook: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    if not isinstance(doc, dict) or "cells" not in doc and "worksheets" not in doc:
+        raise NotebookError(f"{path}: not a notebook: the JSON has no cells")
+    version = doc.get("nbformat")
+    if version != 4:
+        raise NotebookError(
+            f"{path}: an nbformat v{version} notebook; only v4 notebooks can be graded "
+            "(open it in Jupyter and save it again to convert it)"
+        )
+    try:
+        # reads() joins the line lists sources are stored as; validate() is strict.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+        nbformat.validate(nb)
+    except Exception as exc:  # nbformat raises ValidationError and assorted others
+        first = str(getattr(exc, "message", exc)).strip().splitlines()[0][:200]
+        raise NotebookError(f"{path}: not a valid nbformat v4 notebook: {first}") from None
+    for index, cell in enumerate(nb.cells, start=1):
+        _check_metadata(path, index, cell.get("metadata", {}).get(METADATA_KEY))
+    return nb
+
+
+def _check_metadata(path: Path, index: int, meta) -> None:
+    if meta is None:
+        return
+    where = f"{path}: cell {index} has invalid {METADATA_KEY} metadata"
+    if not isinstance(meta, dict):
+        raise NotebookError(f"{where}: expected an object, got {type(meta).__name__}")
+    schema = meta.get("schema")
+    if type(schema) is not int or schema != SCHEMA:
+        raise NotebookError(f"{where}: schema {schema!r} is not {SCHEMA} (written by another version of the grader?)")
+    unknown = set(meta) - _FIELDS
+    if unknown:
+        raise NotebookError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    if not isinstance(meta.get("exercise"), str) or not meta["exercise"]:
+        raise NotebookError(f"{where}: 'exercise' must be a non-empty string")
+    if meta.get("role") not in ROLES:
+        raise NotebookError(f"{where}: 'role' must be one of {', '.join(ROLES)}, got {meta.get('role')!r}")
+
+
+def _role(cell) -> str | None:
+    meta = cell.get("metadata", {}).get(METADATA_KEY)
+    return meta.get("role") if isinstance(meta, dict) else None
+
+
+_SHELL_OR_MAGIC = re.compile(r"^(\s*)[!%]")
+
+
+def _python_only(source: str) -> str | None:
+    """A cell's source without shell/magic lines; None for a cell magic (%%bash, ...)."""
+    if source.lstrip().startswith("%%"):
+        return None
+    lines = []
+    for line in source.splitlines():
+        match = _SHELL_OR_MAGIC.match(line)
+        # ``pass`` keeps an indented block valid and the line numbers unchanged.
+        lines.append(f"{match.group(1)}pass  # removed for grading: {line.strip()[:60]}" if match else line)
+    return "\n".join(lines)
+
+
+def notebook_to_source(path: Path, exercise: str | None = None) -> str:
+    """The Python module a notebook stands for: its tagged cells, else all its code cells.
+
+    Raises :class:`NotebookError` (one line, naming the file) for anything unusable.
+    """
+    path = Path(path)
+    nb = read_notebook(path)
+    code = [(i, c) for i, c in enumerate(nb.cells, start=1) if c.cell_type == "code"]
+    tagged = [(i, c) for i, c in code if _role(c) == SUBMISSION]
+    if exercise is not None:
+        names = {c.metadata[METADATA_KEY]["exercise"] for _, c in tagged}
+        if names and exercise not in names:
+            raise NotebookError(f"{path}: a notebook for {', '.join(sorted(names))}, not for {exercise}")
+    chosen = tagged or code
+    which = "the cells tagged for grading" if tagged else "all code cells"
+    parts = [f"# Generated by the grader from {path.name}: {which}."]
+    for index, cell in chosen:
+        source = _python_only(cell.source)
+        if source is None:
+            continue
+        parts.append(f"# --- cell {index} ---\n{source}")
+    if len(parts) == 1:
+        raise NotebookError(f"{path}: the notebook has no code cells to grade")
+    return "\n\n".join(parts) + "\n"
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _meta(spec, role: str) -> dict:
+    return {METADATA_KEY: {"schema": SCHEMA, "exercise": spec.name, "role": role}}
+
+
+def _handout_markdown(spec, docstring: str) -> str:
+    # The stubs' docstrings use reST literals (``x``); Markdown wants single backticks.
+    body = re.sub(r"``([^`]+)``", r"`\1`", docstring)
+    header = f"# {spec.title}\n\n"
+    if spec.section:
+        header += f"*Course section: {spec.section}*\n\n"
+    return header + body
+
+
+def _split_stub(source: str) -> tuple[str, str]:
+    """(module docstring, the code after it)."""
+    tree = ast.parse(source)
+    docstring = ast.get_docstring(tree) or ""
+    if docstring and tree.body and isinstance(tree.body[0], ast.Expr):
+        lines = source.splitlines()
+        source = "\n".join(lines[tree.body[0].end_lineno :])
+    return docstring, source.strip("\n") + "\n"
+
+
+def make_notebook(spec, filename: str | None = None):
+    """A v4 notebook for ``spec``: handout, stub (tagged for grading), scratch, checks.
+
+    ``filename`` is the name the notebook will be saved under; the checks cell grades that
+    file (default ``<exercise>.ipynb``).
+    """
+    import nbformat
+    from nbformat import v4
+
+    filename = filename or f"{spec.name}.ipynb"
+    docstring, code = _split_stub(Path(spec.stub).read_text())
+    cells = [v4.new_markdown_cell(_handout_markdown(spec, docstring), metadata=_meta(spec, "handout"))]
+    if spec.requires:
+        cells.append(v4.new_code_cell(
+            "# Lets this notebook import your other course modules by name "
+            f"({', '.join(m + '.py' for m in spec.requires)}).\n"
+            "import sys\nfrom pathlib import Path\n\nimport exercises\n\n"
+            "sys.path[:0] = [str(p) for p in Path(exercises.__file__).parent.iterdir() if p.is_dir()]\n",
+            metadata=_meta(spec, "setup"),
+        ))  # fmt: skip
+    cells.append(v4.new_markdown_cell(
+        "## Your solution\n\nWrite your code in the next cell: it is the cell the grader reads "
+        f"(it is tagged `{SUBMISSION}` in its metadata). Keep the names and signatures as given.",
+        metadata=_meta(spec, "handout"),
+    ))  # fmt: skip
+    submission = v4.new_code_cell(code, metadata=_meta(spec, SUBMISSION))
+    submission.metadata["tags"] = [SUBMISSION]
+    cells.append(submission)
+    cells.append(v4.new_code_cell(
+        "# Scratch space: try your code here. This cell is not graded.\n",
+        metadata=_meta(spec, "scratch"),
+    ))  # fmt: skip
+    cells.append(v4.new_markdown_cell(
+        "## Check your work\n\nSave the notebook first (the grader reads the file), then run the "
+        "next cell. It runs the same checks your instructor will, on the cell tagged for grading.",
+        metadata=_meta(spec, "handout"),
+    ))  # fmt: skip
+    cells.append(v4.new_code_cell(f"!grade exercise {spec.name} --submission {filename}", metadata=_meta(spec, "grade")))
+    nb = v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.validate(nb)
+    return nb
+
+
+def write_notebook(spec, out: Path) -> Path:
+    import nbformat
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(make_notebook(spec, out.name), str(out))
+    return out
+
+
+# --------------------------------------------------------------------------- the command
+
+
+class _UsageError(click.ClickException):
+    exit_code = 2
+
+
+@click.command("notebook")
+@click.argument("name")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Where to write the notebook (default: ./NAME.ipynb).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def notebook_command(name: str, out: Path | None, force: bool) -> None:
+    """Write a Jupyter notebook for exercise NAME: handout, stub to fill in, checks."""
+    from grader.registry import UnknownExercise, load_registry
+
+    try:
+        spec = load_registry().get(name)
+    except UnknownExercise as exc:
+        raise _UsageError(str(exc)) from None
+    out = out or Path(f"{spec.name}.ipynb")
+    if out.exists() and not force:
+        raise _UsageError(f"{out} exists; use --force to overwrite it (your work in it would be lost)")
+    if not Path(spec.stub).is_file():
+        raise _UsageError(f"exercise {name} has no stub file ({spec.stub})")
+    write_notebook(spec, out)
+    click.echo(f"wrote {out}: fill in the cell tagged '{SUBMISSION}', then run the last cell to grade it")
+
+
+__all__ = ["NotebookError", "make_notebook", "notebook_to_source", "read_notebook", "write_notebook", "notebook_command"]

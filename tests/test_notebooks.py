@@ -1,0 +1,178 @@
+"""Notebooks: ``grade notebook`` writes one, a filled-in notebook is graded, bad files get one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+
+from conftest import ROOT, grade_file
+from grader.cli import main
+from grader.notebooks import METADATA_KEY, NotebookError, make_notebook, notebook_to_source, read_notebook
+from grader.registry import load_registry
+
+SOLUTION = (ROOT / "solutions" / "softmax.py").read_text()
+
+
+@pytest.fixture
+def softmax_spec():
+    return load_registry().get("softmax")
+
+
+def _role(cell) -> str | None:
+    return cell.metadata.get(METADATA_KEY, {}).get("role")
+
+
+def write_filled(path: Path, spec, source: str) -> Path:
+    nb = make_notebook(spec, path.name)
+    [cell] = [c for c in nb.cells if _role(c) == "submission"]
+    cell.source = source
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_generated_notebook_has_handout_tagged_stub_and_grade_cell(softmax_spec):
+    nb = make_notebook(softmax_spec)
+    nbformat.validate(nb)
+    assert nb.nbformat == 4
+    roles = [_role(c) for c in nb.cells]
+    assert roles.count("submission") == 1 and "grade" in roles
+    handout = nb.cells[0]
+    assert handout.cell_type == "markdown" and handout.source.startswith("# Numerically stable softmax")
+    assert "numerically stable" in handout.source.lower() and "``" not in handout.source
+    [stub] = [c for c in nb.cells if _role(c) == "submission"]
+    assert stub.cell_type == "code" and "def softmax(x: Tensor, dim: int = -1) -> Tensor:" in stub.source
+    assert '"""' not in stub.source  # the docstring became the markdown handout
+    [grade_cell] = [c for c in nb.cells if _role(c) == "grade"]
+    assert grade_cell.source == "!grade exercise softmax --submission softmax.ipynb"
+    for cell in nb.cells:
+        assert cell.metadata[METADATA_KEY] == {"schema": 1, "exercise": "softmax", "role": _role(cell)}
+
+
+def test_notebook_command_writes_and_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "work" / "mine.ipynb"
+    result = CliRunner().invoke(main, ["notebook", "softmax", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    nb = read_notebook(out)
+    assert nb.cells[-1].source == "!grade exercise softmax --submission mine.ipynb"
+    out.write_text(out.read_text().replace("raise NotImplementedError", "return x  # my work"))
+    result = CliRunner().invoke(main, ["notebook", "softmax", "--out", str(out)])
+    assert result.exit_code == 2 and "--force" in result.output
+    assert "my work" in out.read_text()
+    assert CliRunner().invoke(main, ["notebook", "softmax", "--out", str(out), "--force"]).exit_code == 0
+    assert "my work" not in out.read_text()
+
+
+def test_notebook_command_unknown_exercise(tmp_path):
+    result = CliRunner().invoke(main, ["notebook", "nope", "--out", str(tmp_path / "x.ipynb")])
+    assert result.exit_code == 2 and "no exercise named 'nope'" in result.output
+
+
+def test_round_trip_filled_notebook_earns_full_marks(tmp_path, softmax_spec):
+    path = write_filled(tmp_path / "softmax.ipynb", softmax_spec, SOLUTION)
+    result = grade_file("softmax", path)
+    assert result.max_score > 0 and result.score == result.max_score, [c for c in result.checks if c.status != "passed"]
+
+
+def test_untouched_notebook_scores_zero_not_implemented(tmp_path, softmax_spec):
+    path = tmp_path / "softmax.ipynb"
+    nbformat.write(make_notebook(softmax_spec), str(path))
+    result = grade_file("softmax", path)
+    assert result.score == 0
+    assert all("not implemented" in c.message for c in result.checks)
+
+
+def test_only_tagged_cells_are_graded(tmp_path, softmax_spec):
+    nb = make_notebook(softmax_spec)
+    [cell] = [c for c in nb.cells if _role(c) == "submission"]
+    cell.source = SOLUTION
+    # Untagged scratch code that would break the module if it were included.
+    nb.cells.append(nbformat.v4.new_code_cell("softmax = None\nraise RuntimeError('scratch')"))
+    path = tmp_path / "softmax.ipynb"
+    nbformat.write(nb, str(path))
+    source = notebook_to_source(path)
+    assert "scratch" not in source and "!grade" not in source
+    result = grade_file("softmax", path)
+    assert result.score == result.max_score
+
+
+def test_untagged_notebook_uses_all_code_cells_without_shell_and_magics(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# my softmax"),
+        nbformat.v4.new_code_cell("!pip install torch\n%matplotlib inline\nimport torch"),
+        nbformat.v4.new_code_cell("%%bash\necho this cell is not python"),
+        nbformat.v4.new_code_cell(SOLUTION.replace("import torch\n", "") + "\nif False:\n    !ls\n"),
+        nbformat.v4.new_code_cell("softmax(torch.randn(3))"),
+    ])  # fmt: skip
+    path = tmp_path / "work.ipynb"
+    nbformat.write(nb, str(path))
+    source = notebook_to_source(path)
+    assert "pip install" not in source.replace("removed for grading: !pip install", "")
+    assert "echo" not in source
+    compile(source, "work.py", "exec")  # the `!ls` inside the if block became `pass`
+    result = grade_file("softmax", path)
+    assert result.score == result.max_score
+
+
+def test_wrong_notebook_names_the_mistake(tmp_path, softmax_spec):
+    wrong = "import torch\n\ndef softmax(x, dim=-1):\n    return x.exp() / x.exp().sum(dim=dim, keepdim=True)\n"
+    result = grade_file("softmax", write_filled(tmp_path / "softmax.ipynb", softmax_spec, wrong))
+    assert 0 < result.score < result.max_score
+    assert any("no max subtraction" in c.message for c in result.checks)
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("{this is not json", "not valid JSON (line 1, column 2"),
+        (json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": []}]}),
+         "an nbformat v3 notebook; only v4"),
+        (json.dumps([1, 2, 3]), "not a notebook"),
+        (json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code"}]}),
+         "not a valid nbformat v4 notebook"),
+    ],
+    ids=["not-json", "v3", "json-list", "invalid-v4"],
+)
+def test_bad_notebooks_get_one_line_errors_naming_the_file(tmp_path, content, expected):
+    path = tmp_path / "broken.ipynb"
+    path.write_text(content)
+    with pytest.raises(NotebookError) as info:
+        notebook_to_source(path)
+    message = str(info.value)
+    assert "\n" not in message and str(path) in message and expected in message
+    result = CliRunner().invoke(main, ["exercise", "softmax", "--submission", str(path)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    [line] = [l for l in result.output.splitlines() if l.strip()]
+    assert "broken.ipynb" in line and expected in line
+
+
+@pytest.mark.parametrize(
+    "meta, expected",
+    [
+        ({"schema": 2, "exercise": "softmax", "role": "submission"}, "schema 2 is not 1"),
+        ({"schema": 1, "exercise": "softmax", "role": "answer"}, "'role' must be one of"),
+        ({"schema": 1, "role": "submission"}, "'exercise' must be a non-empty string"),
+        ({"schema": 1, "exercise": "softmax", "role": "submission", "points": 3}, "unknown field(s) points"),
+        ("submission", "expected an object"),
+    ],
+)
+def test_metadata_schema_is_validated_on_read(tmp_path, softmax_spec, meta, expected):
+    nb = make_notebook(softmax_spec)
+    nb.cells[2].metadata[METADATA_KEY] = meta
+    path = tmp_path / "softmax.ipynb"
+    nbformat.write(nb, str(path))
+    with pytest.raises(NotebookError) as info:
+        notebook_to_source(path)
+    assert f"{path}: cell 3 has invalid course_grader metadata" in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_notebook_for_another_exercise_is_refused_when_asked(tmp_path, softmax_spec):
+    path = write_filled(tmp_path / "softmax.ipynb", softmax_spec, SOLUTION)
+    assert "def softmax" in notebook_to_source(path, exercise="softmax")
+    with pytest.raises(NotebookError, match="a notebook for softmax, not for attention"):
+        notebook_to_source(path, exercise="attention")
