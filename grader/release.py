@@ -80,6 +80,7 @@ class KitReport:
     recorded_calls: dict[str, int] = field(default_factory=dict)
     recording_bytes: int = 0
     stripped_hidden: list[str] = field(default_factory=list)
+    unfinished: list[str] = field(default_factory=list)  # exercises whose solution fails or stub scores, live
     passes: list[PassCheck] = field(default_factory=list)
     verified: list[str] = field(default_factory=list)  # one line per thing verified
     problems: list[str] = field(default_factory=list)
@@ -402,7 +403,7 @@ def _grade_pass(p: _Pass, recorder, support: list[ExerciseSpec], device: str):
     return {r.exercise: r for r in grade(p.specs, submission, options, support=support)}
 
 
-def _record(kit_specs, support, seeds, device, work: Path, say) -> tuple[object, list[tuple[_Pass, dict]]]:
+def _record(kit_specs, support, seeds, device, work: Path, say, mistakes: int | None = None):
     """Grade every pass live, recording the reference; the passes and their live results."""
     from grader.replay import Recorder
 
@@ -418,7 +419,7 @@ def _record(kit_specs, support, seeds, device, work: Path, say) -> tuple[object,
             done.append((p, _grade_pass(p, recorder, support, device)))
         names = {n: list(r.mistakes or []) for n, r in recorder.recordings.items()}
         k = 0
-        while True:
+        while mistakes is None or k < mistakes:
             folder, chosen = _mistake_folder(k, names, support, work / f"mistakes-{seed}-{k}")
             if not chosen:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -735,11 +736,13 @@ def build_kit(
     device: str = "cpu",
     venv_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    mistakes: int | None = None,
 ) -> KitReport:
     """Write a student kit to ``kit_dir``, record the reference into it, and verify it.
 
     ``venv_dir``: where to build the verification venv (kept, for callers that want to
-    use it); by default a temporary folder, removed afterwards.
+    use it); by default a temporary folder, removed afterwards. ``mistakes``: grade (record
+    and verify) only the first N known mistakes of each exercise as submissions; None: all.
     """
     start = time.monotonic()
     say = (lambda line: progress(f"[{time.monotonic() - start:5.1f} s] {line}")) if progress else (lambda _: None)
@@ -776,7 +779,7 @@ def build_kit(
     try:
         from grader.replay import recording_paths
 
-        recorder, passes = _record(kit_specs, included, seeds, device, work, say)
+        recorder, passes = _record(kit_specs, included, seeds, device, work, say, mistakes)
         for spec in kit_specs:
             recording = recorder.recordings.get(spec.name)
             if recording is None:
@@ -797,8 +800,10 @@ def build_kit(
                 if p.label == "the solutions" and result.score != result.max_score:
                     failing = [c.name for c in result.checks if c.status != "passed"]
                     report.problems.append(f"live grading: the solution of {name} fails {', '.join(failing)}")
+                    report.unfinished.append(name)
                 if p.label == "the stubs" and result.score != 0:
                     report.problems.append(f"live grading: the stub of {name} scores {result.score:g}, not 0")
+                    report.unfinished.append(name)
 
         # 3. verification
         public = [p for p in (COURSE_ROOT / "exercises").rglob("*.py")] + list((COURSE_ROOT / "grader").rglob("*.py"))
@@ -841,7 +846,10 @@ class _UsageError(click.ClickException):
 @click.option("--exercises", default=None, help="Comma-separated exercise names (default: all).")
 @click.option("--no-verify", is_flag=True, help="Skip installing and grading the kit in a fresh venv.")
 @click.option("--seed", "seeds", type=int, multiple=True, help="Record for this --seed too (repeatable; 0 always).")
-def release_command(kit_dir: Path, force: bool, exercises: str | None, no_verify: bool, seeds: tuple[int, ...]) -> None:
+@click.option("--mistakes", type=click.IntRange(min=0), default=None,
+              help="Grade only the first N known mistakes of each exercise as submissions (default: all).")
+def release_command(kit_dir: Path, force: bool, exercises: str | None, no_verify: bool, seeds: tuple[int, ...],
+                    mistakes: int | None) -> None:
     """Build a student kit in KIT_DIR: no solution code, a recorded reference, notebooks."""
     names = [n.strip() for n in exercises.split(",") if n.strip()] if exercises else None
 
@@ -849,7 +857,8 @@ def release_command(kit_dir: Path, force: bool, exercises: str | None, no_verify
         click.echo(line, err=True)
 
     try:
-        report = build_kit(kit_dir, names, force=force, verify=not no_verify, seeds=seeds or (DEFAULT_SEED,), progress=say)
+        report = build_kit(kit_dir, names, force=force, verify=not no_verify, seeds=seeds or (DEFAULT_SEED,),
+                           progress=say, mistakes=mistakes)
     except ReleaseError as exc:
         raise _UsageError(str(exc)) from None
     for line in report.lines():

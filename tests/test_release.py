@@ -1,0 +1,297 @@
+"""``grade release``: a student kit is built, installed in a fresh venv, and graded like a student would.
+
+One kit is built per module (softmax and whichever other exercises are finished and pass
+``check-solutions`` right now); building it already installs it in a fresh venv and
+compares stubs, solutions and every known mistake verdict for verdict with live grading.
+The tests below read that report, look inside the kit, and grade more submissions in the
+kit's venv (a wrong one, a notebook, an unrecorded seed) against live grading here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+
+from conftest import ROOT, SUBMISSIONS
+from grader.cli import main
+from grader.release import KIT_MARKER, KitReport, build_kit, kit_env, scan_for_leaks
+
+SOLUTIONS = ROOT / "solutions"
+
+
+def complete_exercises() -> list[str]:
+    """softmax, plus every other exercise whose files are all there (its solution may still fail)."""
+    from grader.registry import load_registry
+
+    registry = load_registry()
+    done = {
+        s.name for s in registry.ordered()
+        if s.stub.is_file() and s.has_solution and s.checks and all(p.is_file() for p in s.checks)
+    }  # fmt: skip
+    modules = {s.module: s.name for s in registry.ordered()}
+    return [s.name for s in registry.ordered() if s.name in done and all(modules.get(m) in done for m in s.requires)]
+
+
+@dataclass
+class Release:
+    kit: Path
+    venv: Path
+    outside: Path  # a folder outside the kit, for submissions
+    report: KitReport
+    names: list[str]
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """Start ``grade ARGS --json`` in the kit's venv, from a folder outside kit and course."""
+        return subprocess.Popen(
+            [str(self.venv / "bin" / "grade"), *args, "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.outside, env=kit_env(self.venv),
+        )  # fmt: skip
+
+    @staticmethod
+    def finish(proc: subprocess.Popen) -> tuple[int, dict]:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode in (0, 1), err[-2000:]
+        return proc.returncode, json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> Release:
+    root = tmp_path_factory.mktemp("release")
+    names = complete_exercises()
+    # The first known mistake of each exercise keeps the build fast; `grade release` does all.
+    report = build_kit(root / "kit", names, venv_dir=root / "venv", mistakes=1)
+    if report.unfinished and "softmax" not in report.unfinished:
+        # An exercise another change is still writing (its solution fails live): leave it out.
+        names = [n for n in names if n not in report.unfinished]
+        report = build_kit(root / "kit", names, venv_dir=root / "venv", mistakes=1, force=True)
+    outside = root / "outside"
+    outside.mkdir()
+    return Release(root / "kit", root / "venv", outside, report, names)
+
+
+@pytest.fixture(scope="module")
+def kit_runs(release) -> dict[str, tuple[int, dict]]:
+    """Submissions graded in the kit's venv, side by side: a wrong one, a notebook, another seed."""
+    nb = nbformat.read(release.kit / "notebooks" / "softmax.ipynb", as_version=4)
+    tagged = [c for c in nb.cells if c.metadata.get("course_grader", {}).get("role") == "submission"]
+    assert len(tagged) == 1
+    tagged[0].source = (SOLUTIONS / "softmax.py").read_text()
+    notebook = release.outside / "softmax.ipynb"
+    nbformat.write(nb, str(notebook))
+    solution = release.outside / "softmax.py"
+    shutil.copyfile(SOLUTIONS / "softmax.py", solution)
+    runs = {
+        "wrong": ["exercise", "softmax", "--submission", str(SUBMISSIONS / "softmax" / "no_max.py")],
+        "notebook": ["exercise", "softmax", "--submission", str(notebook)],
+        "seed 7": ["exercise", "softmax", "--submission", str(solution), "--seed", "7"],
+    }
+    procs = {label: release.start(*args) for label, args in runs.items()}
+    return {label: release.finish(proc) for label, proc in procs.items()}
+
+
+def live(exercise: str, submission: Path) -> list[dict]:
+    """Live grading in the course repo, visible checks only (what a kit can show)."""
+    from grader.api import grade_exercise
+    from grader.runner import GradeOptions
+
+    return [c.to_json() for c in grade_exercise(exercise, submission, GradeOptions(include_hidden=False)).checks]
+
+
+def kit_files(kit: Path) -> list[Path]:
+    return [p for p in kit.rglob("*") if p.is_file()]
+
+
+# --------------------------------------------------------------------------- the build's own verification
+
+
+def test_release_is_verified_against_live_grading(release):
+    report = release.report
+    assert report.ok, report.problems
+    labels = [p.label for p in report.passes]
+    assert "the stubs" in labels and "the solutions" in labels
+    assert any(label.startswith("known mistakes") for label in labels)
+    for check in report.passes:
+        assert not check.mismatches
+        assert check.checks > 0
+    stubs = next(p for p in report.passes if p.label == "the stubs")
+    solutions = next(p for p in report.passes if p.label == "the solutions")
+    assert set(stubs.scores) == set(solutions.scores) == set(release.report.exercises)
+    assert all(score == 0 for score, _ in stubs.scores.values())
+    assert all(score == top > 0 for score, top in solutions.scores.values())
+    text = "\n".join(report.lines())
+    assert "import solutions` fails" in text and "no solution function or class body" in text
+    assert "kit ready" in text
+
+
+def test_kit_layout_has_what_students_need_and_nothing_else(release):
+    kit = release.kit
+    for name in release.report.exercises:
+        folder = kit / "exercises" / name
+        assert (folder / "__init__.py").is_file()
+        assert any(folder.glob("test_*.py"))
+        assert (folder / f"{name}.reference.json").is_file() and (folder / f"{name}.reference.bin").is_file()
+        assert (kit / "notebooks" / f"{name}.ipynb").is_file()
+    assert (kit / "grader" / "cli.py").is_file() and (kit / "README.md").is_file()
+    assert (kit / "pyproject.toml").read_text().startswith(KIT_MARKER)
+    assert '"solutions"' not in (kit / "pyproject.toml").read_text()
+    for absent in ("solutions", "tests", ".ci", ".git"):
+        assert not (kit / absent).exists(), absent
+    names = {p.name for p in kit_files(kit)}
+    assert not [n for n in names if n.endswith("_mistakes.py") or n.endswith("_hidden.py")]
+    assert not [p for p in kit.rglob("*") if p.name == "__pycache__" or p.name.endswith(".egg-info")]
+
+
+def test_kit_holds_no_solution_code_and_no_hidden_check(release):
+    texts = {p: p.read_bytes().decode("utf-8", "replace") for p in kit_files(release.kit)}
+    # Independent of the release's own scan: distinctive solution lines and hidden check names.
+    solution_lines = [
+        line.strip() for line in (SOLUTIONS / "softmax.py").read_text().splitlines()
+        if line.startswith("    ") and not line.strip().startswith("#") and len(line.strip()) > 20
+    ]  # fmt: skip
+    assert solution_lines
+    hidden = ["test_non_contiguous_input", "test_minus_infinity_gets_zero_weight", "test_softmax_hidden"]
+    for path, text in texts.items():
+        for line in solution_lines:
+            assert line not in text, f"{path} holds solution line {line!r}"
+        for name in hidden:
+            assert name not in text, f"{path} mentions hidden check {name}"
+    problems, _ = scan_for_leaks(release.kit, sorted(SOLUTIONS.rglob("*.py")), list((ROOT / "exercises").rglob("*.py")))
+    assert problems == []
+
+
+def test_leak_scan_catches_solution_code_and_hidden_checks(release, tmp_path):
+    kit = tmp_path / "kit"
+    shutil.copytree(release.kit, kit, ignore=shutil.ignore_patterns("data"))
+    # A reformatted copy of the solution in a .py, the mistakes as text in a note, a hidden check.
+    solution = (SOLUTIONS / "softmax.py").read_text().replace("    # Subtracting", "    # (comment changed) Subtracting")
+    (kit / "exercises" / "softmax" / "softmax.py").write_text(solution)
+    (kit / "NOTES.md").write_text("```\n" + (SOLUTIONS / "softmax_mistakes.py").read_text() + "```\n")
+    with open(kit / "exercises" / "softmax" / "test_softmax.py", "a") as f:
+        f.write("\n\n@pytest.mark.hidden\ndef test_secret(student):\n    pass\n")
+    problems, _ = scan_for_leaks(kit, sorted(SOLUTIONS.rglob("*.py")), [])
+    text = "\n".join(problems)
+    assert "exercises/softmax/softmax.py: holds the body of softmax.py:softmax" in text
+    assert "NOTES.md: holds the text of softmax_mistakes.py" in text
+    assert "hidden check test_secret" in text
+
+
+# --------------------------------------------------------------------------- grading in the kit's venv
+
+
+def test_kit_venv_sees_the_kit_not_the_course(release):
+    probe = (
+        "import grader, exercises, importlib.util\n"
+        "print(grader.__file__); print(exercises.__file__); print(importlib.util.find_spec('solutions'))"
+    )
+    proc = subprocess.run([str(release.venv / "bin" / "python"), "-c", probe], capture_output=True, text=True,
+                          cwd=release.outside, env=kit_env(release.venv), check=True)  # fmt: skip
+    grader_file, exercises_file, solutions = proc.stdout.split()
+    assert Path(grader_file).resolve().is_relative_to(release.kit.resolve())
+    assert Path(exercises_file).resolve().is_relative_to(release.kit.resolve())
+    assert solutions == "None"
+
+
+def test_wrong_submission_gets_the_same_verdicts_as_live(kit_runs):
+    code, doc = kit_runs["wrong"]
+    assert code == 1
+    assert 0 < doc["score"] < doc["max_score"]
+    assert doc["checks"] == live("softmax", SUBMISSIONS / "softmax" / "no_max.py")
+    large = next(c for c in doc["checks"] if c["name"] == "test_large_inputs_stay_finite")
+    assert "no max subtraction" in large["message"]  # the recorded mistake is named without its code
+
+
+def test_notebook_submission_in_the_kit(release, kit_runs):
+    code, doc = kit_runs["notebook"]
+    assert code == 0 and doc["score"] == doc["max_score"] > 0
+    assert doc["checks"] == live("softmax", release.outside / "softmax.ipynb")
+
+
+def test_unrecorded_call_says_the_kit_is_out_of_date(kit_runs):
+    # Another seed gives other inputs: the reference was never asked about them.
+    code, doc = kit_runs["seed 7"]
+    assert code == 1
+    by_name = {c["name"]: c for c in doc["checks"]}
+    uses_reference = ["test_values_match_reference", "test_default_dim_is_last", "test_gradients_match_reference"]
+    for name in uses_reference:
+        check = by_name[name]
+        assert check["status"] == "error" and check["points"] == 0, check
+        assert "this student kit is out of date" in check["message"]
+        assert "--seed 7" in check["message"] and "grade release --seed 7" in check["message"]
+    # Checks that never ask the reference still grade normally.
+    assert by_name["test_rows_sum_to_one"]["status"] == "passed"
+
+
+def test_edited_check_file_is_reported_out_of_date(release, tmp_path):
+    """A kit's check asking something new: named as out of date, in-process replay (no solution)."""
+    from grader.api import grade
+    from grader.registry import load_registry
+    from grader.submission import Submission
+
+    folder = tmp_path / "softmax"
+    shutil.copytree(release.kit / "exercises" / "softmax", folder)
+    checks = folder / "test_softmax.py"
+    checks.write_text(checks.read_text() + (
+        "\n\n@pytest.mark.points(1)\n"
+        "def test_new_question(student, reference):\n"
+        "    x = torch.arange(7.0)\n"
+        "    expect_close(student.softmax(x), reference.softmax(x), 'softmax(arange(7))')\n"
+    ))  # fmt: skip
+    course = load_registry().get("softmax")
+    kit_spec = dataclasses.replace(
+        course, stub=folder / "softmax.py", checks=(checks,), solution=None, mistakes=None, hidden_checks=()
+    )
+    [result] = grade([kit_spec], Submission("solution", {"softmax": SOLUTIONS / "softmax.py"}))
+    by_name = {c.name: c for c in result.checks}
+    new = by_name["test_new_question"]
+    assert new.status == "error" and "out of date" in new.message and "test_softmax.py changed" in new.message
+    # The recorded questions still replay: every other check passes, none is hidden.
+    assert all(c.status == "passed" for n, c in by_name.items() if n != "test_new_question")
+    assert not any(c.hidden for c in result.checks)
+
+
+# --------------------------------------------------------------------------- the command's guard rails
+
+
+def test_release_refuses_a_non_empty_folder(tmp_path):
+    kit = tmp_path / "kit"
+    kit.mkdir()
+    (kit / "homework.txt").write_text("mine")
+    result = CliRunner().invoke(main, ["release", str(kit), "--exercises", "softmax"])
+    assert result.exit_code == 2
+    assert "not empty" in result.output and "--force" in result.output
+    assert "Traceback" not in result.output
+    # --force replaces an earlier kit only, never a folder of something else.
+    result = CliRunner().invoke(main, ["release", str(kit), "--exercises", "softmax", "--force"])
+    assert result.exit_code == 2 and "not a kit written by grade release" in result.output
+    assert (kit / "homework.txt").read_text() == "mine"
+
+
+def test_release_unknown_exercise_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["release", str(tmp_path / "kit"), "--exercises", "softmax,nope"])
+    assert result.exit_code == 2
+    assert "no exercise named 'nope'" in result.output and "Traceback" not in result.output
+
+
+def test_release_refuses_to_write_over_the_course(tmp_path):
+    result = CliRunner().invoke(main, ["release", str(ROOT), "--force", "--exercises", "softmax"])
+    assert result.exit_code == 2 and "course itself" in result.output
+
+
+def test_force_replaces_an_earlier_kit_without_verifying(tmp_path):
+    kit = tmp_path / "kit"
+    kit.mkdir()
+    (kit / "pyproject.toml").write_text(KIT_MARKER + ": an old one\n")
+    (kit / "stale.txt").write_text("old")
+    result = CliRunner().invoke(main, ["release", str(kit), "--exercises", "softmax", "--force", "--no-verify"])
+    assert result.exit_code == 0, result.output
+    assert not (kit / "stale.txt").exists()
+    assert (kit / "exercises" / "softmax" / "softmax.reference.json").is_file()
+    assert "not verified in a fresh environment" in result.output
