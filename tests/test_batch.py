@@ -264,6 +264,35 @@ def test_resume_grades_only_what_is_new_or_changed_and_refuses_without_it(tmp_pa
     assert totals["amy"] == 7.0 and totals["ben"] == totals["cat"] > 7.0
 
 
+def test_the_whole_course_in_one_batch(tmp_path):
+    """No --exercises: every installed exercise, each a column of the gradebook."""
+    from grader.registry import load_registry
+
+    specs = load_registry().ordered()
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    (subs / "full").mkdir(parents=True)
+    for spec in specs:
+        shutil.copy(spec.solution, subs / "full" / f"{spec.module}.py")
+    with __import__("zipfile").ZipFile(subs / "part.zip", "w") as z:
+        z.writestr("part/softmax/softmax.py", CORRECT)
+    result = batch(subs, "--out", out, "--workers", "2", "--timeout", "300", "--no-progress")
+    assert result.exit_code == 0, result.output
+    with open(out / "grades.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames == ["student", *[s.name for s in specs], "total", "status", "note"]
+        rows = {r["student"]: r for r in reader}
+    full = {d["exercise"]: d for d in _docs(out, "full")}
+    part = {d["exercise"]: d for d in _docs(out, "part")}
+    for spec in specs:
+        assert full[spec.name]["score"] == full[spec.name]["max_score"] > 0, (spec.name, full[spec.name])
+        assert part[spec.name]["max_score"] == full[spec.name]["max_score"]
+        if spec.name != "softmax":
+            assert part[spec.name]["score"] == 0
+            assert f"no {spec.module}.py" in part[spec.name]["problem"]
+    assert part["softmax"]["score"] == part["softmax"]["max_score"]
+    assert float(rows["full"]["total"]) == sum(d["max_score"] for d in full.values())
+
+
 # --------------------------------------------------------------------------- limits and hostility
 
 

@@ -1,9 +1,11 @@
 """The local pool: one warm slot process per core, each grading one submission at a time.
 
-Jobs go out one per slot (so a slow submission never holds up a queue behind it) and
-results come back as they finish, to ``on_result`` in this process, which alone writes
-the journal. A slot that dies is replaced; its student gets an "error" result marked
-for retry, so ``--resume`` grades them again.
+Each slot holds the job it is grading and, while plenty remain, the next one, so it
+never waits for this process between two students; near the end of the batch a slot
+gets a job only when it is free, so a slow submission holds nothing up behind it.
+Results come back as they finish, to ``on_result`` in this process, which alone writes
+the journal. A slot that dies is replaced: its current student gets an "error" result
+marked for retry (``--resume`` grades them again), its queued one goes back in line.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from typing import Callable
 
 from grader.batch.job import error_result
 from grader.batch.slot import GRACE, SlotDied, SlotProcess
+
+# A slot that has not said "ready" may still be importing torch on a loaded machine.
+START_GRACE = 180.0
 
 
 def default_workers() -> int:
@@ -47,13 +52,17 @@ class LocalPool:
         selector = selectors.DefaultSelector()
         count = min(self.workers, len(queue))
         self.slots = [self._start_slot(i) for i in range(count)]
-        busy = 0
+
+        def feed(slot: SlotProcess) -> None:
+            # Two jobs per slot while more remain than there are slots; one near the end.
+            while queue and len(slot.jobs) < (2 if len(queue) > count else 1):
+                slot.send(queue.popleft())
+
         try:
             for index, slot in enumerate(self.slots):
                 selector.register(slot.fileno(), selectors.EVENT_READ, index)
-                slot.send(queue.popleft())
-                busy += 1
-            while busy:
+                feed(slot)
+            while any(slot.jobs for slot in self.slots):
                 for key, _ in selector.select(timeout=1.0):
                     index = key.data
                     slot = self.slots[index]
@@ -61,30 +70,23 @@ class LocalPool:
                         messages = slot.read_messages()
                     except SlotDied as died:
                         selector.unregister(key.fd)
-                        busy -= 1
-                        job = slot.job
                         slot.kill()
                         self.deaths_in_a_row += 1
-                        if job is not None:
-                            on_result(error_result(job, str(died), retry=True))
+                        if slot.jobs:
+                            on_result(error_result(slot.jobs.popleft(), str(died), retry=True))
+                            queue.extendleft(reversed(slot.jobs))  # queued, never started
                         if self.deaths_in_a_row > 3 * count:
                             raise RuntimeError(f"grading slots keep dying ({died}); see {self.log_dir}")
                         if queue:
                             slot = self.slots[index] = self._start_slot(index)
                             selector.register(slot.fileno(), selectors.EVENT_READ, index)
-                            slot.send(queue.popleft())
-                            busy += 1
+                            feed(slot)
                         continue
                     for msg in messages:
-                        if "result" not in msg:
-                            continue
-                        self.deaths_in_a_row = 0
-                        slot.job = None
-                        busy -= 1
-                        on_result(msg["result"])
-                        if queue:
-                            slot.send(queue.popleft())
-                            busy += 1
+                        if "result" in msg:
+                            self.deaths_in_a_row = 0
+                            on_result(msg["result"])
+                    feed(slot)
                 self._stop_hung_slots()
         finally:
             selector.close()
@@ -94,12 +96,12 @@ class LocalPool:
         """A slot enforces each job's time limit itself; one that overruns it by far is hung."""
         now = time.monotonic()
         for slot in self.slots:
-            if slot.job is None:
+            if not slot.jobs:
                 continue
-            limit = float(slot.job["options"].get("timeout", 300.0)) + GRACE
+            limit = float(slot.jobs[0]["options"].get("timeout", 300.0)) + GRACE
             if not slot.ready:
-                limit += 180.0  # still importing torch: a loaded machine may take a while
-            if now - slot.sent_at > limit:
+                limit += START_GRACE
+            if now - slot.started_at > limit:
                 slot.kill()  # its stdout reaches EOF: the loop reports the job and replaces it
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ message per line on stdout (``{"ready": ...}`` once, then ``{"result": ...}`` pe
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 
 # Seconds a slot may take past a job's own time limit before its parent gives up on it.
@@ -48,6 +50,11 @@ class Slot:
         self.zygote.wait_ready()
         self.scratch = Path(tempfile.mkdtemp(prefix="grader-slot-"))
         self.fingerprints: dict[str, str] = {}
+        self._pending: tuple[int, Path] | None = None
+        # Everything imported so far lives as long as the slot: keep the garbage collector
+        # of each forked child from walking (and so copying) those pages.
+        gc.collect()
+        gc.freeze()
 
     def _warm(self) -> None:
         """Import now what every submission's pytest session would import again."""
@@ -93,6 +100,12 @@ class Slot:
         return self.fingerprints[key]
 
     def run(self, job: dict) -> dict:
+        result = self.grade(job)
+        self.cleanup()
+        return result
+
+    def grade(self, job: dict) -> dict:
+        """Grade ``job`` in a fresh child; call :meth:`cleanup` once the result is passed on."""
         from grader.batch.job import error_result
 
         start = time.monotonic()
@@ -112,24 +125,26 @@ class Slot:
             os.close(read_fd)
             _child(job, self, scratch, write_fd)
         os.close(write_fd)
-        data, finished = _read_until(read_fd, pid, start + limit)
+        data, finished = _read_until(read_fd, start + limit)
         os.close(read_fd)
-        if not finished:
-            _kill(pid)
-        _, status = os.waitpid(pid, 0)
-        shutil.rmtree(scratch, ignore_errors=True)
         elapsed = time.monotonic() - start
+        self._pending = (pid, scratch)
         result = None
         if finished:
             try:
                 result = json.loads(data)
             except ValueError:
                 result = None
-        if not finished or result is None or not self.zygote.alive():
-            # The child died or was stopped mid-conversation with the zygote (or a
-            # submission killed the zygote): start a clean one, so no stale reply or
-            # runaway worker reaches the next student.
-            self.restart_zygote()
+        if result is not None:
+            # The child closed its end when it was done: it may still be tearing down its
+            # memory, which cleanup() waits for after the result has gone out.
+            result.setdefault("timing", {})["slot"] = round(elapsed, 4)
+            return result
+        if not finished:
+            _kill(pid)
+        # Stopped or dead mid-conversation with the zygote: start a clean one, so no
+        # stale reply or runaway worker reaches the next student.
+        status = self.cleanup(restart_zygote=True)
         if not finished:
             return error_result(
                 job,
@@ -137,11 +152,20 @@ class Slot:
                 "(an endless loop, or very slow code?)",
                 seconds=elapsed,
             )
-        if result is None:
-            how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"code {os.WEXITSTATUS(status)}"
-            return error_result(job, f"the grader's process for this submission died ({how})", retry=True, seconds=elapsed)
-        result.setdefault("timing", {})["slot"] = round(elapsed, 4)
-        return result
+        how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"code {os.WEXITSTATUS(status)}"
+        return error_result(job, f"the grader's process for this submission died ({how})", retry=True, seconds=elapsed)
+
+    def cleanup(self, restart_zygote: bool = False) -> int:
+        """Reap the last child, remove its scratch folder, restart a zygote a submission killed."""
+        if self._pending is None:
+            return 0
+        pid, scratch = self._pending
+        self._pending = None
+        _, status = os.waitpid(pid, 0)
+        shutil.rmtree(scratch, ignore_errors=True)
+        if restart_zygote or not self.zygote.alive():
+            self.restart_zygote()
+        return status
 
 
 def _child(job: dict, slot: Slot, scratch: Path, write_fd: int) -> None:
@@ -151,6 +175,9 @@ def _child(job: dict, slot: Slot, scratch: Path, write_fd: int) -> None:
     code = 0
     try:
         die_with_parent()
+        # This process lives for one submission: collect cycles rarely (the slot's own
+        # objects are frozen, see Slot.__init__).
+        gc.set_threshold(100_000, 50, 1000)
         # Temporary files of this grading run (worker logs, converted notebooks) land in
         # the job's scratch folder, which the slot removes whatever happens.
         tempfile.tempdir = str(scratch)
@@ -163,13 +190,14 @@ def _child(job: dict, slot: Slot, scratch: Path, write_fd: int) -> None:
         while view:
             n = os.write(write_fd, view)
             view = view[n:]
+        os.close(write_fd)  # the slot has the result now, before this process is torn down
     except BaseException:  # noqa: BLE001
         code = 70
     finally:
         os._exit(code)
 
 
-def _read_until(fd: int, pid: int, deadline: float) -> tuple[bytes, bool]:
+def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
     """Read the child's whole result, or stop at the deadline. (data, finished)."""
     chunks = []
     while True:
@@ -205,7 +233,8 @@ def main() -> None:
         if not line.strip():
             continue
         job = json.loads(line)
-        channel.write(json.dumps({"result": slot.run(job)}) + "\n")
+        channel.write(json.dumps({"result": slot.grade(job)}) + "\n")
+        slot.cleanup()
     try:
         slot.zygote.close()
     finally:
@@ -239,16 +268,22 @@ class SlotProcess:
             if log is not subprocess.DEVNULL:
                 log.close()
         self._buffer = b""
-        self.job: dict | None = None
-        self.sent_at = 0.0
+        self.jobs: deque[dict] = deque()  # sent and not answered yet, in order
+        self.started_at = 0.0  # when the slot began on jobs[0] (as far as we can tell)
         self.ready = False
+
+    @property
+    def job(self) -> dict | None:
+        """The job the slot is working on now, if any."""
+        return self.jobs[0] if self.jobs else None
 
     def fileno(self) -> int:
         return self.proc.stdout.fileno()
 
     def send(self, job: dict) -> None:
-        self.job = job
-        self.sent_at = time.monotonic()
+        if not self.jobs:
+            self.started_at = time.monotonic()
+        self.jobs.append(job)
         try:
             self.proc.stdin.write((json.dumps(job) + "\n").encode())
             self.proc.stdin.flush()
@@ -268,6 +303,9 @@ class SlotProcess:
                 msg = json.loads(line)
                 if msg.get("ready"):
                     self.ready = True
+                if "result" in msg and self.jobs:
+                    self.jobs.popleft()
+                    self.started_at = time.monotonic()
                 out.append(msg)
         return out
 
@@ -286,7 +324,6 @@ class SlotProcess:
                 continue
             for msg in self.read_messages():
                 if "result" in msg:
-                    self.job = None
                     return msg["result"]
 
     def describe_exit(self) -> str:

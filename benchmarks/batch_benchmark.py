@@ -1,0 +1,221 @@
+"""How fast `grade batch` grades a class, and where the time goes.
+
+    python benchmarks/batch_benchmark.py [--students 60] [--workers 1,2] [--baseline 6] [--json out.json]
+
+Writes N synthetic softmax submissions (60% correct, 25% wrong, 15% hostile: sys.exit at
+import, os._exit in a call, an output flood; a third of them zipped in an LMS layout),
+then reports:
+
+- per worker count (1 .. all cores by default): wall time, seconds per submission, the
+  slots' start-up, and throughput in the steady state;
+- the checks' own compute: the time ``grader.runner.grade`` takes for each submission in
+  its warm forked process (what ``grade exercise`` spends once started), against what
+  the slot spent per submission in all (fork, unpack, find modules, grade, JSON, clean
+  up) and against the workers' whole busy time -> the share spent outside the checks;
+- peak memory of the whole process tree (psutil, sampled) and of the largest process;
+- the end-to-end `grade batch` command (discovery, journal, every output file);
+- throughput against running each submission in a fresh
+  ``grade exercise softmax --submission X`` process, one at a time and as many at once
+  as there are workers.
+
+Timings are wall clock on whatever else the machine is doing: compare ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the class generator lives with the tests
+
+
+class MemorySampler(threading.Thread):
+    """Peak resident memory of this process and all its descendants (psutil if present)."""
+
+    def __init__(self, interval: float = 0.1):
+        super().__init__(daemon=True)
+        self.interval, self.peak, self._halt = interval, 0, threading.Event()
+        try:
+            import psutil
+
+            self.psutil = psutil
+        except ImportError:
+            self.psutil = None
+
+    def run(self) -> None:
+        if self.psutil is None:
+            return
+        me = self.psutil.Process()
+        while not self._halt.is_set():
+            total = 0
+            for p in [me, *me.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except (self.psutil.NoSuchProcess, self.psutil.AccessDenied):
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(self.interval)
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join()
+        return self.peak
+
+
+def jobs_for(subs: Path) -> list[dict]:
+    from grader.batch.discover import discover
+    from grader.batch.job import JobOptions, fingerprint
+
+    options = JobOptions(["softmax"], timeout=120, call_timeout=10)
+    fp = fingerprint(options)
+    return [
+        {"id": e.id, "digest": e.digest, "label": e.label, "source": e.source(), "options": options.to_json(),
+         "fingerprint": fp, "hide": []}
+        for e in discover(subs).entries
+    ]  # fmt: skip
+
+
+def run_pool(jobs: list[dict], workers: int, logs: Path) -> dict:
+    from grader.batch.engine import LocalPool
+
+    arrivals, results = [], []
+    start = time.monotonic()
+
+    def on_result(result: dict) -> None:
+        arrivals.append(time.monotonic() - start)
+        results.append(result)
+
+    sampler = MemorySampler()
+    sampler.start()
+    LocalPool(workers, logs).run(jobs, on_result)
+    wall = time.monotonic() - start
+    peak_tree = sampler.stop()
+    slot = [r["timing"].get("slot", 0.0) for r in results]
+    grade = [r["timing"].get("grade", 0.0) for r in results]
+    # Start-up: when the first results could have begun (their arrival minus their own time).
+    firsts = sorted(a - s for a, s in zip(arrivals, slot))[:workers]
+    startup = max(firsts) if firsts else 0.0
+    steady = max(wall - startup, 1e-9)
+    return {
+        "workers": workers,
+        "wall_s": wall,
+        "startup_s": startup,
+        "per_submission_s": wall / len(jobs),
+        "steady_per_submission_s": steady / len(jobs),
+        "steady_throughput_per_s": len(jobs) / steady,
+        "grade_s_total": sum(grade),
+        "slot_s_total": sum(slot),
+        "grade_s_mean": statistics.mean(grade),
+        "slot_s_mean": statistics.mean(slot),
+        "overhead_in_slot": (sum(slot) - sum(grade)) / sum(slot),
+        "overhead_of_busy_time": (workers * steady - sum(grade)) / (workers * steady),
+        "peak_tree_rss_mb": peak_tree / 1024**2,
+        "scores": {r["id"]: [e["score"] for e in r["exercises"]] for r in results},
+    }
+
+
+def fresh_processes(files: list[Path], parallel: int) -> float:
+    grade = shutil.which("grade") or "grade"
+
+    def one(path: Path) -> None:
+        subprocess.run([grade, "exercise", "softmax", "--submission", str(path), "--json", "--timeout", "10"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())  # fmt: skip
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(one, files))
+    return time.monotonic() - start
+
+
+def main() -> None:
+    from batch_fixtures.make_class import make_benchmark_class
+
+    from grader.batch.engine import default_workers
+
+    cores = default_workers()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=60)
+    parser.add_argument("--workers", default=",".join(str(w) for w in sorted({1, max(1, cores // 2), cores})),
+                        help="comma-separated worker counts (default: 1, half and all cores)")
+    parser.add_argument("--baseline", type=int, default=6, help="submissions graded in fresh processes (0: skip)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args()
+    counts = [int(w) for w in args.workers.split(",")]
+
+    work = Path(tempfile.mkdtemp(prefix="batch-bench-"))
+    subs = work / "submissions"
+    kinds = make_benchmark_class(subs, args.students)
+    jobs = jobs_for(subs)
+    print(f"{len(jobs)} submissions ({', '.join(f'{k} {v}' for k, v in _count(kinds).items())}); {cores} cores", flush=True)
+
+    report: dict = {"students": len(jobs), "cores": cores, "runs": []}
+    for w in counts:
+        run = run_pool(jobs, w, work / f"logs-{w}")
+        report["runs"].append(run)
+        print(
+            f"workers {w:>2}: wall {run['wall_s']:6.1f} s = start-up {run['startup_s']:4.1f} s + steady "
+            f"{run['steady_per_submission_s']:.3f} s/submission ({run['steady_throughput_per_s']:.2f}/s); "
+            f"per submission: checks {run['grade_s_mean']:.3f} s, slot {run['slot_s_mean']:.3f} s; "
+            f"outside the checks: {100 * run['overhead_in_slot']:.1f}% of slot time, "
+            f"{100 * run['overhead_of_busy_time']:.1f}% of all worker time; peak tree RSS {run['peak_tree_rss_mb']:.0f} MB",
+            flush=True,
+        )
+    first = report["runs"][0]
+    for run in report["runs"][1:]:
+        speedup = first["steady_per_submission_s"] / run["steady_per_submission_s"]
+        print(f"scaling 1 -> {run['workers']} workers: {speedup:.2f}x steady-state throughput "
+              f"({100 * speedup / (run['workers'] / first['workers']):.0f}% efficiency)")  # fmt: skip
+    same = all(r["scores"] == first["scores"] for r in report["runs"])
+    print(f"same scores for every student at every worker count: {same}")
+    report["same_scores"] = same
+
+    out = work / "results"
+    start = time.monotonic()
+    subprocess.run([shutil.which("grade") or "grade", "batch", str(subs), "--out", str(out), "--exercises", "softmax",
+                    "--workers", str(cores), "--timeout", "120", "--call-timeout", "10", "--no-progress"],
+                   stdout=subprocess.DEVNULL, check=True)  # fmt: skip
+    cli = time.monotonic() - start
+    report["cli_all_cores_s"] = cli
+    print(f"grade batch (CLI, {cores} workers, every output written): {cli:.1f} s, {cli / len(jobs):.3f} s/submission")
+
+    if args.baseline:
+        files = sorted(subs.glob("*.py"))[: args.baseline]
+        seq = fresh_processes(files, 1) / len(files)
+        par = fresh_processes(files, cores) / len(files)
+        batch_1 = first["wall_s"] / len(jobs)
+        batch_all = cli / len(jobs)
+        report.update(fresh_sequential_s=seq, fresh_parallel_s=par)
+        print(f"fresh `grade exercise` process per submission: {seq:.2f} s each one at a time, "
+              f"{par:.2f} s each with {cores} at once")  # fmt: skip
+        print(f"throughput, batch vs fresh processes: 1 worker {seq / batch_1:.1f}x (wall incl. start-up), "
+              f"{seq / first['steady_per_submission_s']:.1f}x (steady); all {cores} cores {par / batch_all:.1f}x "
+              f"(CLI end to end vs {cores} fresh processes at once)")  # fmt: skip
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"largest single process (ru_maxrss of children): {children:.0f} MB")
+    report["largest_child_rss_mb"] = children
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _count(kinds: dict[str, str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for k in kinds.values():
+        out[k] = out.get(k, 0) + 1
+    return out
+
+
+if __name__ == "__main__":
+    main()
