@@ -1,10 +1,12 @@
 """How fast `grade batch` grades a class, and where the time goes.
 
     python benchmarks/batch_benchmark.py [--students 60] [--workers 1,2] [--baseline 6] [--json out.json]
+    python benchmarks/batch_benchmark.py --course [--students 12]     # every installed exercise
 
 Writes N synthetic softmax submissions (60% correct, 25% wrong, 15% hostile: sys.exit at
-import, os._exit in a call, an output flood; a third of them zipped in an LMS layout),
-then reports:
+import, os._exit in a call, an output flood; a third of them zipped in an LMS layout) or,
+with ``--course``, N folders holding every exercise (complete, halfway, hostile), then
+reports:
 
 - per worker count (1 .. all cores by default): wall time, seconds per submission, the
   slots' start-up, and throughput in the steady state;
@@ -15,8 +17,8 @@ then reports:
 - peak memory of the whole process tree (psutil, sampled) and of the largest process;
 - the end-to-end `grade batch` command (discovery, journal, every output file);
 - throughput against running each submission in a fresh
-  ``grade exercise softmax --submission X`` process, one at a time and as many at once
-  as there are workers.
+  ``grade exercise softmax --submission X`` (``grade all --submission X``) process, one
+  at a time and as many at once as there are workers.
 
 Timings are wall clock on whatever else the machine is doing: compare ratios.
 """
@@ -74,11 +76,11 @@ class MemorySampler(threading.Thread):
         return self.peak
 
 
-def jobs_for(subs: Path) -> list[dict]:
+def jobs_for(subs: Path, exercises: list[str]) -> list[dict]:
     from grader.batch.discover import discover
     from grader.batch.job import JobOptions, fingerprint
 
-    options = JobOptions(["softmax"], timeout=120, call_timeout=10)
+    options = JobOptions(exercises, timeout=300, call_timeout=10)
     fp = fingerprint(options)
     return [
         {"id": e.id, "digest": e.digest, "label": e.label, "source": e.source(), "options": options.to_json(),
@@ -126,11 +128,12 @@ def run_pool(jobs: list[dict], workers: int, logs: Path) -> dict:
     }
 
 
-def fresh_processes(files: list[Path], parallel: int) -> float:
+def fresh_processes(files: list[Path], parallel: int, course: bool) -> float:
     grade = shutil.which("grade") or "grade"
+    command = [grade, "all"] if course else [grade, "exercise", "softmax"]
 
     def one(path: Path) -> None:
-        subprocess.run([grade, "exercise", "softmax", "--submission", str(path), "--json", "--timeout", "10"],
+        subprocess.run([*command, "--submission", str(path), "--json", "--timeout", "10"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())  # fmt: skip
 
     start = time.monotonic()
@@ -140,13 +143,15 @@ def fresh_processes(files: list[Path], parallel: int) -> float:
 
 
 def main() -> None:
-    from batch_fixtures.make_class import make_benchmark_class
+    from batch_fixtures.make_class import make_benchmark_class, make_course_class
 
     from grader.batch.engine import default_workers
+    from grader.registry import load_registry
 
     cores = default_workers()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=60)
+    parser.add_argument("--students", type=int, default=None, help="default: 60, or 12 with --course")
+    parser.add_argument("--course", action="store_true", help="every installed exercise, not softmax alone")
     parser.add_argument("--workers", default=",".join(str(w) for w in sorted({1, max(1, cores // 2), cores})),
                         help="comma-separated worker counts (default: 1, half and all cores)")
     parser.add_argument("--baseline", type=int, default=6, help="submissions graded in fresh processes (0: skip)")
@@ -156,9 +161,16 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="batch-bench-"))
     subs = work / "submissions"
-    kinds = make_benchmark_class(subs, args.students)
-    jobs = jobs_for(subs)
-    print(f"{len(jobs)} submissions ({', '.join(f'{k} {v}' for k, v in _count(kinds).items())}); {cores} cores", flush=True)
+    if args.course:
+        specs = load_registry().ordered()
+        kinds = make_course_class(subs, args.students or 12, specs)
+        exercises = [s.name for s in specs]
+    else:
+        kinds = make_benchmark_class(subs, args.students or 60)
+        exercises = ["softmax"]
+    jobs = jobs_for(subs, exercises)
+    print(f"{len(jobs)} submissions ({', '.join(f'{k} {v}' for k, v in _count(kinds).items())}) of "
+          f"{', '.join(exercises)}; {cores} cores", flush=True)  # fmt: skip
 
     report: dict = {"students": len(jobs), "cores": cores, "runs": []}
     for w in counts:
@@ -183,17 +195,17 @@ def main() -> None:
 
     out = work / "results"
     start = time.monotonic()
-    subprocess.run([shutil.which("grade") or "grade", "batch", str(subs), "--out", str(out), "--exercises", "softmax",
-                    "--workers", str(cores), "--timeout", "120", "--call-timeout", "10", "--no-progress"],
+    subprocess.run([shutil.which("grade") or "grade", "batch", str(subs), "--out", str(out), "--exercises", ",".join(exercises),
+                    "--workers", str(cores), "--timeout", "300", "--call-timeout", "10", "--no-progress"],
                    stdout=subprocess.DEVNULL, check=True)  # fmt: skip
     cli = time.monotonic() - start
     report["cli_all_cores_s"] = cli
     print(f"grade batch (CLI, {cores} workers, every output written): {cli:.1f} s, {cli / len(jobs):.3f} s/submission")
 
     if args.baseline:
-        files = sorted(subs.glob("*.py"))[: args.baseline]
-        seq = fresh_processes(files, 1) / len(files)
-        par = fresh_processes(files, cores) / len(files)
+        files = sorted(subs.iterdir() if args.course else subs.glob("*.py"))[: args.baseline]
+        seq = fresh_processes(files, 1, args.course) / len(files)
+        par = fresh_processes(files, cores, args.course) / len(files)
         batch_1 = first["wall_s"] / len(jobs)
         batch_all = cli / len(jobs)
         report.update(fresh_sequential_s=seq, fresh_parallel_s=par)

@@ -297,3 +297,26 @@ for path, mode, text in (({str(journal)!r}, "a", FORGED),
     except OSError:
         pass
 """ + CORRECT
+
+
+def make_course_class(root: Path, n: int, specs) -> dict[str, str]:
+    """``n`` students, each a folder holding every exercise's module (``specs``): a third
+    complete (the reference solutions), a third halfway (softmax and attention done, the
+    rest still the handout stubs), a third hostile in two modules. id -> kind."""
+    root.mkdir(parents=True, exist_ok=True)
+    kinds = {}
+    for i in range(n):
+        kind = ("complete", "halfway", "hostile")[i % 3]
+        folder = root / f"c{i:04d}"
+        folder.mkdir()
+        for j, spec in enumerate(specs):
+            source = Path(spec.solution).read_text()
+            if kind == "halfway" and j >= 2:
+                source = Path(spec.stub).read_text()
+            if kind == "hostile" and spec.module == "softmax":
+                source = OUTPUT_FLOOD
+            if kind == "hostile" and spec.module == "attention":
+                source = EXIT_AT_IMPORT
+            (folder / f"{spec.module}.py").write_text(source)
+        kinds[folder.name] = kind
+    return kinds
