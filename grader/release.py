@@ -291,6 +291,16 @@ def kit_readme(included: list[ExerciseSpec], seeds: list[int]) -> str:
         )
     first = included[0].name
     seed_text = ", ".join(map(str, seeds))
+    pairs = [
+        ("grade list", "exercises, checks and points"),
+        (f"grade exercise {first}", f"grades exercises/{Path(included[0].stub).parent.name}/{Path(included[0].stub).name}"),
+        (f"grade exercise {first} --submission my.py", "a file (or a folder) of your own"),
+        (f"grade exercise {first} --submission notebooks/{first}.ipynb", "a notebook"),
+        ("grade all", "every exercise, one summary"),
+        (f"grade exercise {first} --json", "one JSON document on stdout"),
+    ]
+    width = max(len(c) for c, _ in pairs) + 2
+    commands = "\n".join(f"    {c.ljust(width)}# {why}" for c, why in pairs)
     return f"""# Transformers from scratch — student kit
 
 You write the core of a transformer in PyTorch, one exercise at a time; the `grade`
@@ -312,12 +322,7 @@ conventions, the course section it follows). Keep the names and signatures as gi
 
 ## Grading your work
 
-    grade list                                   # exercises, checks and points
-    grade exercise {first}                        # grades exercises/…/{Path(included[0].stub).name}
-    grade exercise {first} --submission my.py     # a file (or a folder) of your own
-    grade exercise {first} --submission notebooks/{first}.ipynb
-    grade all                                    # every exercise, one summary
-    grade exercise {first} --json                 # one JSON document on stdout
+{commands}
 
 Exit codes: 0 every check passed, 1 some check failed, 2 a usage error.
 
