@@ -146,6 +146,8 @@ def run_on_cluster(address: str, jobs: list[dict], on_result: Callable[[dict], N
         client = Client(address, timeout=connect_timeout)
     except (OSError, TimeoutError) as exc:
         raise ClusterUnavailable(f"cannot reach a Dask scheduler at {address}: {exc}") from None
+    except ValueError as exc:  # a malformed address
+        raise ClusterUnavailable(f"--cluster {address}: {exc} (expected tcp://HOST:PORT)") from None
     try:
         threads = sum(client.nthreads().values()) or 1
         window = max(8, 2 * threads)  # keep the workers fed without shipping the whole class at once

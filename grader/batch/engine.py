@@ -88,6 +88,11 @@ class LocalPool:
                             on_result(msg["result"])
                     feed(slot)
                 self._stop_hung_slots()
+        except BaseException:
+            # Interrupted (Ctrl-C) or the journal failed: stop now, do not wait for slots.
+            for slot in self.slots:
+                slot.kill()
+            raise
         finally:
             selector.close()
             self.close()

@@ -191,7 +191,10 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
 
         def on_result(result: dict) -> None:
             nonlocal graded_now
-            journal.append(result)
+            try:
+                journal.append(result)
+            except OSError as exc:
+                raise BatchError(f"cannot write the journal in {out}: {exc.strerror or exc}") from None
             graded_now += 1
             if progress:
                 progress.advance(result)
