@@ -209,7 +209,8 @@ def main() -> None:
         batch_1 = first["wall_s"] / len(jobs)
         batch_all = cli / len(jobs)
         report.update(fresh_sequential_s=seq, fresh_parallel_s=par)
-        print(f"fresh `grade exercise` process per submission: {seq:.2f} s each one at a time, "
+        what = "grade all" if args.course else "grade exercise softmax"
+        print(f"fresh `{what}` process per submission: {seq:.2f} s each one at a time, "
               f"{par:.2f} s each with {cores} at once")  # fmt: skip
         print(f"throughput, batch vs fresh processes: 1 worker {seq / batch_1:.1f}x (wall incl. start-up), "
               f"{seq / first['steady_per_submission_s']:.1f}x (steady); all {cores} cores {par / batch_all:.1f}x "

@@ -60,17 +60,24 @@ def reusable(doc: dict | None, digest: str, fingerprint: str) -> bool:
     )
 
 
+def lock_results(results: Path):
+    """Take RESULTS/.lock (an open file; closing it releases the lock) or raise JournalBusy."""
+    results.mkdir(parents=True, exist_ok=True)
+    lock = open(Path(results) / LOCK, "a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise JournalBusy(f"another grade batch is writing {results}") from None
+    return lock
+
+
 class Journal:
     """Appends results to RESULTS/journal.jsonl, durably, under an exclusive lock."""
 
-    def __init__(self, results: Path):
+    def __init__(self, results: Path, lock=None):
         self.path = Path(results) / JOURNAL
-        self._lock = open(Path(results) / LOCK, "a")
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._lock.close()
-            raise JournalBusy(f"another grade batch is writing {results}") from None
+        self._lock = lock if lock is not None else lock_results(Path(results))
         self._cut_torn_tail()
         self._file = open(self.path, "ab")
 

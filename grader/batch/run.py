@@ -24,7 +24,7 @@ from typing import Protocol
 
 from grader.batch.discover import discover
 from grader.batch.job import ERROR, GRADED, JobOptions, error_result, fingerprint
-from grader.batch.journal import JOURNAL, Journal, JournalBusy, latest, read_journal, reusable
+from grader.batch.journal import JOURNAL, LOCK, Journal, JournalBusy, latest, lock_results, read_journal, reusable
 
 OUTPUTS = ("grades.csv", "canvas.csv", "junit.xml", "report.html", "students", "logs", JOURNAL)
 
@@ -111,7 +111,7 @@ def _prepare_out(opts: BatchOptions) -> None:
     out = opts.out
     if out.exists() and not out.is_dir():
         raise BatchError(f"--out {out} exists and is not a folder")
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != LOCK for p in out.iterdir()):
         if opts.force:
             for name in OUTPUTS:
                 target = out / name
@@ -160,11 +160,18 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
     )  # fmt: skip
     fp = fingerprint(job_options, registry)
 
-    _prepare_out(opts)
+    if out.exists() and not out.is_dir():
+        raise BatchError(f"--out {out} exists and is not a folder")
     try:
-        journal = Journal(out)
+        lock = lock_results(out)  # before anything in RESULTS is read or removed
     except JournalBusy as exc:
         raise BatchError(str(exc)) from None
+    try:
+        _prepare_out(opts)
+    except BaseException:
+        lock.close()
+        raise
+    journal = Journal(out, lock)
 
     start = time.monotonic()
     graded_now = 0

@@ -70,10 +70,19 @@ class Slot:
                 importlib.import_module(f"_pytest.{name}")
             except ImportError:
                 pass
+        import grader.api  # noqa: F401
+        import grader.batch.job  # noqa: F401
+        import grader.batch.unpack  # noqa: F401
         import grader.compare  # noqa: F401
         import grader.plugin  # noqa: F401
         import grader.runner  # noqa: F401
         from grader.registry import load_registry
+
+        try:
+            import grader.notebooks  # noqa: F401  (and nbformat: notebooks are common)
+            import nbformat  # noqa: F401
+        except ImportError:
+            pass
 
         self.registry = load_registry()  # imports the exercise packages once
 
