@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 
 def wall(cmd: list[str], cwd: str) -> float:

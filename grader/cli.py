@@ -32,9 +32,11 @@ class CourseGroup(click.Group):
             try:
                 return getattr(importlib.import_module(module), attr)
             except Exception as exc:  # a broken room must not break the others
+                why = f"the {name} command is unavailable: {type(exc).__name__}: {exc}"
+
                 @click.command(name, help=help_text)
                 def broken():
-                    raise click.ClickException(f"the {name} command is unavailable: {type(exc).__name__}: {exc}")
+                    raise click.ClickException(why)
 
                 return broken
         return super().get_command(ctx, name)

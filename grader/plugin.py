@@ -21,7 +21,6 @@ import pytest
 
 from grader.remote import (
     KitOutOfDate,
-    LiveTransport,
     Namespace,
     ReferenceFailure,
     RemoteError,

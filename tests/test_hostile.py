@@ -51,7 +51,6 @@ def test_os_exit_inside_a_call_fails_that_check_and_later_checks_get_a_fresh_wor
 
 
 def test_reading_the_solution_file_from_disk_finds_nothing():
-    from grader.sandbox import _libc
 
     if os.geteuid() != 0 and not _userns_available():
         pytest.skip("this kernel grants no mount namespace to unprivileged users")

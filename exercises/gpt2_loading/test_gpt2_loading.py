@@ -179,7 +179,7 @@ def reference_run(reference, compute, ckpt: Checkpoint):
     """(the reference's output, the known mistakes' outputs) of ``compute(namespace)``."""
     try:
         return compute(reference), reference.diagnose(compute)
-    except KitOutOfDate as exc:
+    except KitOutOfDate:
         if ckpt.folder.resolve() == TINY_CHECKPOINT.resolve():
             raise
         # A student kit replays reference outputs recorded on the tiny checkpoint only.
