@@ -8,6 +8,7 @@ reference code run in workers forked from the zygote; verdicts are decided here.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import io
 import os
 import tempfile
@@ -174,6 +175,7 @@ def grade(
             code = pytest.main(args, plugins=[plugin])
     finally:
         plugin.close()
+        shutil.rmtree(logs, ignore_errors=True)  # worker output logs; messages already read
         if saved is None:
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         else:

@@ -244,13 +244,21 @@ class Zygote:
             return ExitStatus(False)
         return ExitStatus(False, reply.get("code"), reply.get("signal"))
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the zygote: closing its control socket makes it kill its workers and exit.
+
+        ``wait=False`` does not wait for that (the CLI's fast exit); a zygote still
+        importing torch is killed outright rather than waited for.
+        """
         try:
             self._control.close()
         finally:
             try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
+                if not self._ready:
+                    self._proc.kill()
+                if wait:
+                    self._proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
                 self._proc.kill()
             import shutil
 
@@ -275,6 +283,14 @@ def _pid_alive(pid: int) -> bool:
 
 
 _default: Zygote | None = None
+
+
+def shutdown_default(wait: bool = True) -> None:
+    """Close the process-wide zygote, if one was started."""
+    global _default
+    if _default is not None:
+        _default.close(wait=wait)
+        _default = None
 
 
 def default_zygote() -> Zygote:

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from conftest import SUBMISSIONS, grade_file
 from grader.api import check_solutions
-from grader.cli import main
+from grader.cli import cli
 from grader.results import PASSED, ExerciseResult
 from grader.runner import GradeOptions
 from solutions import attention as ref
@@ -87,7 +87,7 @@ def test_differently_written_correct_submission_earns_full_marks(name):
 
 def test_cli_json_for_a_wrong_submission():
     res = CliRunner().invoke(
-        main, ["exercise", "attention", "--submission", str(ATTENTION / "no_scaling.py"), "--device", "cpu", "--json"]
+        cli, ["exercise", "attention", "--submission", str(ATTENTION / "no_scaling.py"), "--device", "cpu", "--json"]
     )
     assert res.exit_code == 1, res.output
     doc = json.loads(res.stdout)

@@ -25,14 +25,14 @@ import pytest
 from click.testing import CliRunner
 
 from batch_fixtures.make_class import CORRECT, LOOP_AT_IMPORT, forger_source, make_class
-from grader.cli import main
+from grader.cli import cli
 
 OPTIONS = ["--exercises", "softmax", "--workers", "2", "--call-timeout", "1", "--timeout", "30", "--no-progress"]
 GRADESCOPE_TEST_FIELDS = {"name", "score", "max_score", "status", "output", "visibility"}
 
 
 def batch(*args: str):
-    result = CliRunner().invoke(main, ["batch", *map(str, args)])
+    result = CliRunner().invoke(cli, ["batch", *map(str, args)])
     return result
 
 

@@ -17,7 +17,7 @@ from batch_fixtures.make_class import CORRECT, notebook
 from grader.batch.discover import Caps, discover
 from grader.batch.journal import Journal, JournalBusy, read_journal, reusable
 from grader.batch.unpack import UnpackError, find_module, materialize, resolve, safe_extract
-from grader.cli import main
+from grader.cli import cli
 from grader.registry import load_registry
 
 
@@ -248,7 +248,7 @@ def test_report_counts_known_mistakes_and_failing_checks(softmax_spec):
 
 
 def _batch(*args):
-    return CliRunner().invoke(main, ["batch", *map(str, args)])
+    return CliRunner().invoke(cli, ["batch", *map(str, args)])
 
 
 def test_cli_refusals_are_one_line(tmp_path):

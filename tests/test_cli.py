@@ -5,13 +5,13 @@ import json
 from click.testing import CliRunner
 
 from conftest import SUBMISSIONS
-from grader.cli import main
+from grader.cli import cli
 
 CHECK_KEYS = {"name", "points", "max_points", "status", "message"}
 
 
 def invoke(*args):
-    return CliRunner().invoke(main, list(args))
+    return CliRunner().invoke(cli, list(args))
 
 
 def test_list_shows_exercises_in_course_order():

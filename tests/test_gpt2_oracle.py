@@ -146,9 +146,9 @@ def test_tiny_checkpoint_loads_in_transformers_and_agrees(tmp_path):
 def test_grade_cli_gives_the_reference_full_marks_on_a_transformers_checkpoint(hf_dir):
     from click.testing import CliRunner
 
-    from grader.cli import main
+    from grader.cli import cli
 
-    result = CliRunner().invoke(main, [
+    result = CliRunner().invoke(cli, [
         "exercise", "gpt2_loading", "--checkpoint", str(hf_dir),
         "--submission", str(ROOT / "solutions" / "gpt2_loading.py"), "--json",
     ])  # fmt: skip

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from conftest import ROOT
 from grader.api import grade, list_exercises
-from grader.cli import main
+from grader.cli import cli
 from grader.registry import load_registry
 from grader.release import strip_hidden_checks
 from grader.runner import GradeOptions
@@ -23,7 +23,7 @@ def softmax_spec():
 
 
 def test_hidden_checks_run_with_the_solutions_and_are_marked():
-    result = CliRunner().invoke(main, ["check-solutions", "softmax", "--json"])
+    result = CliRunner().invoke(cli, ["check-solutions", "softmax", "--json"])
     assert result.exit_code == 0, result.output
     [doc] = json.loads(result.output)
     hidden = [c for c in doc["checks"] if c.get("hidden")]

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import SUBMISSIONS, check_named, grade_file
-from grader.cli import main
+from grader.cli import cli
 from grader.sandbox import Limits
 
 HOSTILE = SUBMISSIONS / "hostile"
@@ -71,7 +71,7 @@ def _userns_available() -> bool:
 
 def test_cli_prints_a_score_and_no_traceback_for_a_crashing_submission():
     runner = CliRunner()
-    result = runner.invoke(main, ["exercise", "softmax", "--submission", str(HOSTILE / "segfault.py"), "--json"])
+    result = runner.invoke(cli, ["exercise", "softmax", "--submission", str(HOSTILE / "segfault.py"), "--json"])
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert doc["score"] == 0 and doc["max_score"] > 0

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, grade_file
-from grader.cli import main
+from grader.cli import cli
 from grader.notebooks import METADATA_KEY, NotebookError, make_notebook, notebook_to_source, read_notebook
 from grader.registry import load_registry
 
@@ -54,20 +54,20 @@ def test_generated_notebook_has_handout_tagged_stub_and_grade_cell(softmax_spec)
 
 def test_notebook_command_writes_and_refuses_to_overwrite(tmp_path):
     out = tmp_path / "work" / "mine.ipynb"
-    result = CliRunner().invoke(main, ["notebook", "softmax", "--out", str(out)])
+    result = CliRunner().invoke(cli, ["notebook", "softmax", "--out", str(out)])
     assert result.exit_code == 0, result.output
     nb = read_notebook(out)
     assert nb.cells[-1].source == "!grade exercise softmax --submission mine.ipynb"
     out.write_text(out.read_text().replace("raise NotImplementedError", "return x  # my work"))
-    result = CliRunner().invoke(main, ["notebook", "softmax", "--out", str(out)])
+    result = CliRunner().invoke(cli, ["notebook", "softmax", "--out", str(out)])
     assert result.exit_code == 2 and "--force" in result.output
     assert "my work" in out.read_text()
-    assert CliRunner().invoke(main, ["notebook", "softmax", "--out", str(out), "--force"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["notebook", "softmax", "--out", str(out), "--force"]).exit_code == 0
     assert "my work" not in out.read_text()
 
 
 def test_notebook_command_unknown_exercise(tmp_path):
-    result = CliRunner().invoke(main, ["notebook", "nope", "--out", str(tmp_path / "x.ipynb")])
+    result = CliRunner().invoke(cli, ["notebook", "nope", "--out", str(tmp_path / "x.ipynb")])
     assert result.exit_code == 2 and "no exercise named 'nope'" in result.output
 
 
@@ -143,7 +143,7 @@ def test_bad_notebooks_get_one_line_errors_naming_the_file(tmp_path, content, ex
         notebook_to_source(path)
     message = str(info.value)
     assert "\n" not in message and str(path) in message and expected in message
-    result = CliRunner().invoke(main, ["exercise", "softmax", "--submission", str(path)])
+    result = CliRunner().invoke(cli, ["exercise", "softmax", "--submission", str(path)])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     [line] = [l for l in result.output.splitlines() if l.strip()]

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, SUBMISSIONS
-from grader.cli import main
+from grader.cli import cli
 from grader.release import KIT_MARKER, KitReport, build_kit, kit_env, scan_for_leaks
 
 SOLUTIONS = ROOT / "solutions"
@@ -264,24 +264,24 @@ def test_release_refuses_a_non_empty_folder(tmp_path):
     kit = tmp_path / "kit"
     kit.mkdir()
     (kit / "homework.txt").write_text("mine")
-    result = CliRunner().invoke(main, ["release", str(kit), "--exercises", "softmax"])
+    result = CliRunner().invoke(cli, ["release", str(kit), "--exercises", "softmax"])
     assert result.exit_code == 2
     assert "not empty" in result.output and "--force" in result.output
     assert "Traceback" not in result.output
     # --force replaces an earlier kit only, never a folder of something else.
-    result = CliRunner().invoke(main, ["release", str(kit), "--exercises", "softmax", "--force"])
+    result = CliRunner().invoke(cli, ["release", str(kit), "--exercises", "softmax", "--force"])
     assert result.exit_code == 2 and "not a kit written by grade release" in result.output
     assert (kit / "homework.txt").read_text() == "mine"
 
 
 def test_release_unknown_exercise_is_a_usage_error(tmp_path):
-    result = CliRunner().invoke(main, ["release", str(tmp_path / "kit"), "--exercises", "softmax,nope"])
+    result = CliRunner().invoke(cli, ["release", str(tmp_path / "kit"), "--exercises", "softmax,nope"])
     assert result.exit_code == 2
     assert "no exercise named 'nope'" in result.output and "Traceback" not in result.output
 
 
 def test_release_refuses_to_write_over_the_course(tmp_path):
-    result = CliRunner().invoke(main, ["release", str(ROOT), "--force", "--exercises", "softmax"])
+    result = CliRunner().invoke(cli, ["release", str(ROOT), "--force", "--exercises", "softmax"])
     assert result.exit_code == 2 and "course itself" in result.output
 
 
@@ -290,7 +290,7 @@ def test_force_replaces_an_earlier_kit_without_verifying(tmp_path):
     kit.mkdir()
     (kit / "pyproject.toml").write_text(KIT_MARKER + ": an old one\n")
     (kit / "stale.txt").write_text("old")
-    result = CliRunner().invoke(main, ["release", str(kit), "--exercises", "softmax", "--force", "--no-verify"])
+    result = CliRunner().invoke(cli, ["release", str(kit), "--exercises", "softmax", "--force", "--no-verify"])
     assert result.exit_code == 0, result.output
     assert not (kit / "stale.txt").exists()
     assert (kit / "exercises" / "softmax" / "softmax.reference.json").is_file()
