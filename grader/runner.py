@@ -176,6 +176,7 @@ def grade(
     finally:
         plugin.close()
         shutil.rmtree(logs, ignore_errors=True)  # worker output logs; messages already read
+        submission.cleanup()
         if saved is None:
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         else:

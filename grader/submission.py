@@ -23,6 +23,15 @@ class Submission:
     label: str  # what reports call it: a path, "the stubs", "the solutions"
     files: dict[str, Path] = field(default_factory=dict)  # module -> .py to load
     problems: dict[str, str] = field(default_factory=dict)  # module -> why it has no file
+    scratch: list[Path] = field(default_factory=list)  # folders of converted notebooks
+
+    def cleanup(self) -> None:
+        """Remove the modules made from notebooks (``grader.runner.grade`` calls this)."""
+        import shutil
+
+        for folder in self.scratch:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.scratch.clear()
 
     def file_for(self, spec: ExerciseSpec) -> Path | None:
         return self.files.get(spec.module)
@@ -94,8 +103,10 @@ def _add(sub: Submission, module: str, path: Path) -> None:
     if path.suffix == ".ipynb":
         from grader.notebooks import NotebookError
 
+        scratch = _scratch()
+        sub.scratch.append(scratch)
         try:
-            path = _notebook_to_module(path, module, _scratch())
+            path = _notebook_to_module(path, module, scratch)
         except NotebookError as exc:
             sub.problems[module] = str(exc)
             return
