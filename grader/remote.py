@@ -1,10 +1,8 @@
 """The trusted side of the worker boundary: what the ``student`` and ``reference`` fixtures are.
 
-- :class:`WorkerProcess` is one live worker: send a request, wait (with a time limit)
-  for the reply, kill it when it misbehaves, tell how it ended.
-- :class:`Transport` is what a :class:`Session` sends requests through. The live one
-  starts workers from the zygote (and starts a fresh one after a crash); a release
-  records the reference's replies and a student kit replays them (``grader.replay``).
+- :class:`Transport` is what a :class:`Session` sends requests through: live workers
+  (``grader.live``), or a reference recorded by a release and replayed in a student
+  kit (``grader.replay``).
 - :class:`Session` turns Python calls into requests and replies into values. Every
   request gets a deterministic *key* (a hash of what was asked, of what object, in which
   state), so a recorded reference can be replayed without its code.
@@ -19,143 +17,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import select
-import signal
-import socket
-import time
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from grader import wire
-from grader.worker import MISTAKE_PREFIX, ROOT_MODULE, WorkerConfig
+from grader.errors import KitOutOfDate, ReferenceFailure, RemoteError, StudentError, format_error
+from grader.worker import MISTAKE_PREFIX, ROOT_MODULE
 
-# --------------------------------------------------------------------------- errors
-
-
-class RemoteError(Exception):
-    """Code in a worker raised, or the worker itself failed."""
-
-    def __init__(self, message: str, type_name: str = "", where: str = ""):
-        super().__init__(message)
-        self.type_name = type_name
-        self.where = where
-
-
-class StudentError(RemoteError, AssertionError):
-    """The submission raised, failed to import, hung or crashed its worker."""
-
-
-class ReferenceFailure(RemoteError):
-    """The reference raised (a bug in a check or solution; or an expected error)."""
-
-
-class KitOutOfDate(RemoteError):
-    """A replayed reference was asked something the release never recorded."""
-
-
-def _format_error(subject: str, err: dict) -> str:
-    type_name, message, where = err.get("type", "Exception"), err.get("message", ""), err.get("where", "")
-    if type_name == "NotImplementedError":
-        text = f"{subject} is not implemented yet (NotImplementedError{': ' + message if message else ''})"
-    elif type_name == "SystemExit":
-        text = f"{subject} {message}: submissions must not exit the process"
-    else:
-        text = f"{subject} raised {type_name}: {message}"
-    if where:
-        text += f" [at {where}]"
-    return text
-
-
-# --------------------------------------------------------------------------- a worker
-
-
-class WorkerProcess:
-    """One worker forked from the zygote, spoken to over a socket."""
-
-    def __init__(self, zygote, config: WorkerConfig, start_timeout: float = 60.0):
-        self.config = config
-        self.zygote = zygote
-        self.sock, self.pid = zygote.spawn(config.to_json())
-        self.dead = False
-        self.hello = self._receive(start_timeout, during="while loading the module")
-
-    def _receive(self, timeout: float, during: str) -> tuple[dict, bytes]:
-        self.sock.settimeout(None)
-        ready, _, _ = select.select([self.sock], [], [], max(timeout, 0.0))
-        if not ready:
-            self.kill()
-            raise _Timeout(timeout)
-        # Once the first byte is there, the rest of a frame must follow promptly.
-        self.sock.settimeout(max(timeout, 5.0))
-        try:
-            return wire.recv_frame(self.sock)
-        except (wire.ChannelClosed, ConnectionError):
-            self.kill()
-            raise _Died(self.exit_status(), during) from None
-        except (wire.ProtocolError, socket.timeout) as exc:
-            self.kill()
-            raise _Garbled(str(exc)) from None
-
-    def request(self, doc: dict, blob: bytes, timeout: float) -> tuple[dict, bytes]:
-        if self.dead:
-            raise _Died(None, "earlier")
-        try:
-            self.sock.settimeout(30)
-            wire.send_frame(self.sock, doc, blob)
-        except OSError:
-            self.kill()
-            raise _Died(self.exit_status(), "before the call") from None
-        return self._receive(timeout, during="during the call")
-
-    def exit_status(self):
-        deadline = time.monotonic() + 1.0
-        while True:
-            try:
-                status = self.zygote.status(self.pid)
-            except Exception:
-                return None
-            if not status.running or time.monotonic() > deadline:
-                return status
-            time.sleep(0.01)
-
-    def kill(self) -> None:
-        self.dead = True
-        for kill in (os.killpg, os.kill):
-            try:
-                kill(self.pid, signal.SIGKILL)
-                break
-            except OSError:
-                continue
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def output_tail(self, limit: int = 600) -> str:
-        try:
-            with open(self.config.log_path, "rb") as f:
-                f.seek(0, os.SEEK_END)
-                f.seek(max(0, f.tell() - limit))
-                return f.read().decode(errors="replace").strip()
-        except OSError:
-            return ""
-
-
-class _Timeout(Exception):
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-
-
-class _Died(Exception):
-    def __init__(self, status, during: str):
-        self.status, self.during = status, during
-
-
-class _Garbled(Exception):
-    pass
-
+__all__ = [
+    "KitOutOfDate", "ReferenceFailure", "RemoteError", "StudentError",  # re-exported for checks
+    "Transport", "Session", "Remote", "Namespace", "VJP", "CallWithInputs", "LazyMistakes",
+    "fetch", "vjp", "call_with_inputs", "is_remote", "tensor_digest",
+]  # fmt: skip
 
 # --------------------------------------------------------------------------- transports
 
@@ -168,106 +42,6 @@ class Transport(Protocol):
     def roundtrip(self, key: str, doc: dict, blob: bytes) -> tuple[dict, bytes]: ...
 
     def close(self) -> None: ...
-
-
-@dataclass
-class Budget:
-    """Seconds that calls into one exercise's code may still take, all together."""
-
-    seconds: float
-
-    def take(self, limit: float) -> float:
-        return max(0.0, min(limit, self.seconds))
-
-    def spend(self, seconds: float) -> None:
-        self.seconds -= seconds
-
-
-class LiveTransport:
-    """Requests go to a worker; a worker that died is replaced on the next request."""
-
-    def __init__(self, zygote, config: WorkerConfig, subject: str):
-        self.zygote = zygote
-        self.config = config
-        self.role = config.role
-        self.subject = subject  # "your softmax.py" / "the reference softmax"
-        self.budget = Budget(config.limits.exercise_seconds)
-        self.worker: WorkerProcess | None = None
-        self.generation = 0  # bumped per fresh worker: handles from older ones are stale
-        self.hello: dict = {}
-
-    def _error(self, message: str, type_name: str = "") -> RemoteError:
-        cls = StudentError if self.role == "student" else ReferenceFailure
-        return cls(message, type_name)
-
-    def _ensure_worker(self) -> WorkerProcess:
-        if self.worker is not None and not self.worker.dead:
-            return self.worker
-        if self.budget.seconds <= 0:
-            raise self._error(
-                f"{self.subject}: out of time (the exercise's {self.config.limits.exercise_seconds:g} s were used up)"
-            )
-        start = time.monotonic()
-        try:
-            self.worker = WorkerProcess(self.zygote, self.config, start_timeout=self.budget.take(60.0))
-        except _Timeout as t:
-            raise self._error(f"{self.subject} did not finish importing within {t.seconds:.0f} s (an endless loop at import?)") from None
-        except _Died as d:
-            raise self._error(f"{self.subject} ended the worker process while being imported: it {_status_text(d.status)}") from None
-        except _Garbled as g:
-            raise self._error(f"{self.subject} corrupted the grader's channel while being imported ({g})") from None
-        finally:
-            self.budget.spend(time.monotonic() - start)
-        self.generation += 1
-        self.hello, _ = self.worker.hello
-        if not self.hello.get("ready"):
-            err = self.hello.get("error", {})
-            self.worker.kill()
-            raise self._error(_format_error(f"importing {self.subject}", err), err.get("type", ""))
-        return self.worker
-
-    def roundtrip(self, key: str, doc: dict, blob: bytes) -> tuple[dict, bytes]:
-        worker = self._ensure_worker()
-        limit = self.budget.take(self.config.limits.call_seconds)
-        start = time.monotonic()
-        try:
-            return worker.request(doc, blob, limit)
-        except _Timeout as t:
-            exhausted = t.seconds < self.config.limits.call_seconds
-            what = "the exercise's time budget ran out" if exhausted else f"the call took longer than {t.seconds:g} s"
-            raise self._error(f"{self.subject} did not return: {what} (an endless loop?); the worker was stopped", "Timeout") from None
-        except _Died as d:
-            tail = worker.output_tail()
-            text = f"{self.subject} ended the worker process {d.during}: it {_status_text(d.status)}"
-            if tail:
-                text += f"; last output: {tail[-200:]!r}"
-            raise self._error(text, "WorkerDied") from None
-        except _Garbled as g:
-            raise self._error(f"{self.subject} wrote garbage into the grader's channel ({g}); the worker was stopped", "ProtocolError") from None
-        finally:
-            self.budget.spend(time.monotonic() - start)
-
-    def mistakes(self) -> list[str]:
-        self._ensure_worker()
-        return list(self.hello.get("mistakes", []))
-
-    def close(self) -> None:
-        if self.worker is not None:
-            self.worker.kill()
-            self.worker = None
-
-
-def _status_text(status) -> str:
-    if status is None:
-        return "stopped answering"
-    text = status.describe()
-    if status.signal == signal.SIGKILL:
-        text += ": a memory or CPU limit, or the grader stopping it"
-    elif status.signal == signal.SIGSEGV:
-        text += ": a crash in native code"
-    elif status.code == 0:
-        text += " (sys.exit / os._exit inside submitted code?)"
-    return text
 
 
 # --------------------------------------------------------------------------- sessions
@@ -343,7 +117,7 @@ class Session:
             err = reply["error"] if isinstance(reply["error"], dict) else {"message": str(reply["error"])}
             what = ".".join(path) or "it"
             subject = what if self.transport.role == "student" else f"{self.subject}: {what}"
-            message = _format_error(subject, err)
+            message = format_error(subject, err)
             if self.transport.role == "student":
                 raise StudentError(message, err.get("type", ""), err.get("where", ""))
             if self.transport.role == "replay-miss":

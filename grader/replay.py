@@ -210,7 +210,7 @@ class Recorder:
         return self.recordings[spec.name]
 
     def transport_factory(self, zygote=None, seed: int = 0):
-        from grader.remote import LiveTransport
+        from grader.live import LiveTransport
         from grader.zygote import default_zygote
 
         def make(spec: ExerciseSpec, config) -> RecordingTransport:

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from grader.remote import LiveTransport, Transport
+from grader.live import LiveTransport
+from grader.remote import Transport
 from grader.results import ERROR, FAILED, CheckResult, ExerciseResult
 from grader.sandbox import Limits
 from grader.spec import ExerciseSpec
