@@ -1,0 +1,131 @@
+"""The library entry point: :func:`build_kit` writes, records and verifies a student kit."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+from grader.release.course import COURSE_ROOT, DEFAULT_SEED, ReleaseError
+from grader.release.kit import (
+    _IGNORE,
+    _check_target,
+    _choose,
+    _clean,
+    _copy_exercise,
+    _kit_spec,
+    kit_pyproject,
+    kit_readme,
+)
+from grader.release.record import _record
+from grader.release.report import KitReport
+from grader.release.scan import scan_for_leaks
+from grader.release.verify import _verify_in_venv
+
+
+def build_kit(
+    kit_dir: Path,
+    exercises: list[str] | None = None,
+    force: bool = False,
+    verify: bool = True,
+    seeds: Iterable[int] = (DEFAULT_SEED,),
+    device: str = "cpu",
+    venv_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    mistakes: int | None = None,
+) -> KitReport:
+    """Write a student kit to ``kit_dir``, record the reference into it, and verify it.
+
+    ``venv_dir``: where to build the verification venv (kept, for callers that want to
+    use it); by default a temporary folder, removed afterwards. ``mistakes``: grade (record
+    and verify) only the first N known mistakes of each exercise as submissions; None: all.
+    """
+    start = time.monotonic()
+    say = (lambda line: progress(f"[{time.monotonic() - start:5.1f} s] {line}")) if progress else (lambda _: None)
+    kit_dir = Path(kit_dir).absolute()
+    seeds = sorted(set(int(s) for s in seeds)) or [DEFAULT_SEED]
+    if DEFAULT_SEED not in seeds:
+        seeds = [DEFAULT_SEED] + seeds
+    if not (COURSE_ROOT / "solutions").is_dir() or not (COURSE_ROOT / "pyproject.toml").is_file():
+        raise ReleaseError("grade release needs the course repository (with solutions/); this looks like a student kit")
+    chosen, included = _choose(exercises)
+    _check_target(kit_dir, force)
+    kit_dir.mkdir(parents=True, exist_ok=True)
+    report = KitReport(kit_dir, [s.name for s in included], seeds, verify=verify)
+
+    # 1. what students get (pyproject.toml first: it marks the folder as a kit for --force)
+    say(f"writing the kit to {kit_dir}")
+    (kit_dir / "pyproject.toml").write_text(kit_pyproject(included))
+    shutil.copytree(COURSE_ROOT / "grader", kit_dir / "grader", ignore=_IGNORE)
+    (kit_dir / "exercises").mkdir()
+    shutil.copyfile(COURSE_ROOT / "exercises" / "__init__.py", kit_dir / "exercises" / "__init__.py")
+    for spec in included:
+        _copy_exercise(spec, kit_dir / "exercises", report)
+    if (COURSE_ROOT / "data").is_dir():
+        shutil.copytree(COURSE_ROOT / "data", kit_dir / "data", ignore=_IGNORE)
+    (kit_dir / "README.md").write_text(kit_readme(included, seeds))
+    kit_specs = [_kit_spec(s, kit_dir) for s in included]
+    from grader.notebooks import write_notebook
+
+    for spec in kit_specs:
+        report.notebooks.append(write_notebook(spec, kit_dir / "notebooks" / f"{spec.name}.ipynb"))
+
+    # 2. the recorded reference, from live grading of the kit's own checks
+    work = Path(tempfile.mkdtemp(prefix="grade-release-"))
+    try:
+        from grader.replay import recording_paths
+
+        recorder, passes = _record(kit_specs, included, seeds, device, work, say, mistakes)
+        for spec in kit_specs:
+            recording = recorder.recordings.get(spec.name)
+            if recording is None:
+                continue
+            index, blobs = recording_paths(spec)
+            recording.save(index, blobs)
+            report.recorded_calls[spec.name] = len(recording.replies)
+            report.recording_bytes += index.stat().st_size + blobs.stat().st_size
+            if recording.conflicts:
+                report.problems.append(
+                    f"{spec.name}: the reference gave different answers to the same request in different passes "
+                    f"({len(recording.conflicts)} requests): seed the checks' randomness"
+                )
+        for p, live in passes:
+            if p.seed != DEFAULT_SEED:
+                continue
+            for name, result in live.items():
+                if p.label == "the solutions" and result.score != result.max_score:
+                    failing = [c.name for c in result.checks if c.status != "passed"]
+                    report.problems.append(f"live grading: the solution of {name} fails {', '.join(failing)}")
+                    report.unfinished.append(name)
+                if p.label == "the stubs" and result.score != 0:
+                    report.problems.append(f"live grading: the stub of {name} scores {result.score:g}, not 0")
+                    report.unfinished.append(name)
+
+        # 3. verification
+        public = [p for p in (COURSE_ROOT / "exercises").rglob("*.py")] + list((COURSE_ROOT / "grader").rglob("*.py"))
+        solution_files = sorted((COURSE_ROOT / "solutions").rglob("*.py"))
+        problems, summary = scan_for_leaks(kit_dir, solution_files, public)
+        report.problems += problems
+        if not problems:
+            report.verified.append(summary)
+        if verify:
+            venv = Path(venv_dir).absolute() if venv_dir else work / "venv"
+            if venv.exists() and any(venv.iterdir()):
+                shutil.rmtree(venv)
+            try:
+                _verify_in_venv(kit_dir, venv, passes, device, report, say)
+            except ReleaseError as exc:
+                report.problems.append(str(exc))
+            for check in report.passes:
+                report.problems += check.mismatches
+                if not check.mismatches:
+                    scores = ", ".join(f"{n} {s:g}/{m:g}" for n, (s, m) in check.scores.items())
+                    report.verified.append(f"{check.label}: {scores}; {check.checks} checks, same verdicts and messages as live grading")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        _clean(kit_dir)
+    report.files = sum(1 for p in kit_dir.rglob("*") if p.is_file() and ".egg-info" not in p.as_posix())
+    report.seconds = time.monotonic() - start
+    return report

@@ -1,0 +1,227 @@
+"""What goes in a student kit, and copying it there.
+
+Choosing the exercises (those asked for and the ones they import), checking the target
+folder, copying stubs and visible checks (hidden checks cut out), and writing the kit's
+``pyproject.toml`` and README for students.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+from typing import Iterable
+
+from grader.release.course import COURSE_ROOT, KIT_MARKER, ReleaseError
+from grader.release.report import KitReport
+from grader.release.scan import strip_hidden_checks
+from grader.spec import ExerciseSpec
+
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", "*.egg-info")
+
+
+# --------------------------------------------------------------------------- choosing
+
+
+def _choose(names: list[str] | None) -> tuple[list[ExerciseSpec], list[ExerciseSpec]]:
+    """(the exercises asked for, those plus the ones they import), in course order."""
+    from grader.api import with_requirements
+    from grader.registry import UnknownExercise, load_registry
+
+    registry = load_registry()
+    try:
+        chosen = [registry.get(n) for n in names] if names else registry.ordered()
+    except UnknownExercise as exc:
+        raise ReleaseError(str(exc)) from None
+    included = sorted(with_requirements(chosen, registry), key=lambda s: (s.order, s.name))
+    exercises_dir = COURSE_ROOT / "exercises"
+    for spec in included:
+        if exercises_dir not in Path(spec.stub).resolve().parents:
+            raise ReleaseError(f"{spec.name} is not part of this course's exercises/ package; a kit holds only those")
+        missing = [what for what, path in (("stub", spec.stub), ("solution", spec.solution)) if not path or not Path(path).is_file()]
+        missing += [f"check file {p.name}" for p in spec.checks if not p.is_file()]
+        if missing:
+            raise ReleaseError(
+                f"exercise {spec.name} is not finished (no {', '.join(missing)}); leave it out with --exercises"
+            )
+    return chosen, included
+
+
+def _check_target(kit_dir: Path, force: bool) -> None:
+    kit = kit_dir.resolve()
+    if kit == COURSE_ROOT or kit in COURSE_ROOT.parents:
+        raise ReleaseError(f"{kit_dir} holds the course itself; choose another folder for the kit")
+    for inside in ("grader", "exercises", "solutions", "data", "tests"):
+        if kit == COURSE_ROOT / inside or (COURSE_ROOT / inside) in kit.parents:
+            raise ReleaseError(f"{kit_dir} is inside the course's {inside}/ folder; choose another folder")
+    if kit.exists() and not kit.is_dir():
+        raise ReleaseError(f"{kit_dir} exists and is not a folder")
+    if kit.is_dir() and any(kit.iterdir()):
+        if not force:
+            raise ReleaseError(f"{kit_dir} is not empty; use --force to replace its contents")
+        marker = kit / "pyproject.toml"
+        if not (marker.is_file() and marker.read_text(errors="replace").startswith(KIT_MARKER)):
+            # --force replaces an earlier kit, never a folder of something else.
+            raise ReleaseError(f"{kit_dir} is not empty and is not a kit written by grade release; empty it yourself")
+        for entry in kit.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+
+# --------------------------------------------------------------------------- writing the kit
+
+
+def _copy_exercise(spec: ExerciseSpec, kit_exercises: Path, report: KitReport) -> None:
+    src = Path(spec.stub).parent
+    dst = kit_exercises / src.name
+    shutil.copytree(src, dst, ignore=_IGNORE, dirs_exist_ok=True)
+    for path in dst.rglob("*.py"):
+        text = path.read_text()
+        try:
+            stripped, names = strip_hidden_checks(text)
+        except SyntaxError:
+            continue
+        if names:
+            path.write_text(stripped)
+            report.stripped_hidden += [f"{spec.name}:{n}" for n in names]
+
+
+def _kit_spec(spec: ExerciseSpec, kit_dir: Path) -> ExerciseSpec:
+    """The spec as the kit sees it (its stub and checks), still pointing at the course's solution."""
+
+    def moved(path: Path) -> Path:
+        return kit_dir / Path(path).resolve().relative_to(COURSE_ROOT)
+
+    return dataclasses.replace(spec, stub=moved(spec.stub), checks=tuple(moved(p) for p in spec.checks))
+
+
+def _toml_list(values: Iterable[str]) -> str:
+    items = [json.dumps(v) for v in values]
+    return "[\n" + "".join(f"    {v},\n" for v in items) + "]" if items else "[]"
+
+
+def kit_pyproject(included: list[ExerciseSpec]) -> str:
+    """The kit's pyproject.toml: the course's metadata minus solutions, tests and dev extras."""
+    import tomllib
+    from importlib.metadata import entry_points
+
+    try:
+        course = tomllib.loads((COURSE_ROOT / "pyproject.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ReleaseError(f"cannot read the course's pyproject.toml: {exc}") from None
+    project = course.get("project", {})
+    names = {s.name for s in included}
+    eps = {ep.name: ep.value for ep in entry_points(group="grader.exercises") if ep.name in names}
+    for spec in included:
+        eps.setdefault(spec.name, f"exercises.{Path(spec.stub).parent.name}:EXERCISE")
+    packages = [p for p in course.get("tool", {}).get("setuptools", {}).get("packages", []) if p.split(".")[0] == "grader"]
+    packages = packages or ["grader"]
+    packages += ["exercises"] + [f"exercises.{Path(s.stub).parent.name}" for s in included]
+    grader_data = course.get("tool", {}).get("setuptools", {}).get("package-data", {}).get("grader", ["*.ini"])
+    scripts = project.get("scripts", {"grade": "grader.cli:main"})
+    text = [
+        KIT_MARKER + ": the grader, the exercises and a recorded reference.",
+        "[build-system]",
+        'requires = ["setuptools>=68"]',
+        'build-backend = "setuptools.build_meta"',
+        "",
+        "[project]",
+        f"name = {json.dumps(project.get('name', 'transformer-course-grader'))}",
+        f"version = {json.dumps(project.get('version', '0.1.0'))}",
+        f"description = {json.dumps('Student kit: ' + project.get('description', 'course exercises and their grader'))}",
+        'readme = "README.md"',
+        f"requires-python = {json.dumps(project.get('requires-python', '>=3.10'))}",
+        f"dependencies = {_toml_list(project.get('dependencies', []))}",
+        "",
+        "[project.scripts]",
+        *[f"{k} = {json.dumps(v)}" for k, v in scripts.items()],
+        "",
+        '[project.entry-points."grader.exercises"]',
+        *[f"{s.name} = {json.dumps(eps[s.name])}" for s in included],
+        "",
+        "[tool.setuptools]",
+        f"packages = {_toml_list(packages)}",
+        "",
+        "[tool.setuptools.package-data]",
+        f"grader = {json.dumps(list(grader_data))}",
+        'exercises = ["*/*.md", "*/*.reference.json", "*/*.reference.bin"]',
+        "",
+    ]
+    return "\n".join(text)
+
+
+def kit_readme(included: list[ExerciseSpec], seeds: list[int]) -> str:
+    from grader.api import static_checks
+
+    rows = []
+    for spec in included:
+        points = sum(c.points for c in static_checks(spec))
+        folder = Path(spec.stub).parent.name
+        rows.append(
+            f"| {spec.order} | `{spec.name}` | {spec.title} | `exercises/{folder}/{Path(spec.stub).name}` "
+            f"| `notebooks/{spec.name}.ipynb` | {points:g} |"
+        )
+    first = included[0].name
+    seed_text = ", ".join(map(str, seeds))
+    pairs = [
+        ("grade list", "exercises, checks and points"),
+        (f"grade exercise {first}", f"grades exercises/{Path(included[0].stub).parent.name}/{Path(included[0].stub).name}"),
+        (f"grade exercise {first} --submission my.py", "a file (or a folder) of your own"),
+        (f"grade exercise {first} --submission notebooks/{first}.ipynb", "a notebook"),
+        ("grade all", "every exercise, one summary"),
+        (f"grade exercise {first} --json", "one JSON document on stdout"),
+    ]
+    width = max(len(c) for c, _ in pairs) + 2
+    commands = "\n".join(f"    {c.ljust(width)}# {why}" for c, why in pairs)
+    return f"""# Transformers from scratch — student kit
+
+You write the core of a transformer in PyTorch, one exercise at a time; the `grade`
+command runs the same checks your instructor will, in seconds, and says what is wrong.
+
+## Set-up (once)
+
+    pip install torch          # CPU is enough; see pytorch.org for other builds
+    pip install -e .           # in this folder: installs the `grade` command
+
+## The exercises
+
+| # | name | title | your file | or this notebook | points |
+|---|------|-------|-----------|------------------|--------|
+{chr(10).join(rows)}
+
+Each exercise is one file to fill in; its docstring is the handout (task, shapes,
+conventions, the course section it follows). Keep the names and signatures as given.
+
+## Grading your work
+
+{commands}
+
+Exit codes: 0 every check passed, 1 some check failed, 2 a usage error.
+
+## Notebooks
+
+`notebooks/` holds one Jupyter notebook per exercise: the handout, a code cell tagged for
+grading (write your solution there), and a last cell that runs the checks on the saved
+notebook. Only the tagged cell is graded; a notebook without tagged cells is graded on
+all its code cells, without `!shell` and `%magic` lines. `grade notebook NAME --out
+PATH` writes a fresh one.
+
+## How the checks know the right answer
+
+This kit holds no solution code. When it was built, every check was run against the
+reference solutions and each answer the reference gave was recorded (the
+`*.reference.json`/`.bin` files beside the stubs); here the checks replay those answers.
+Your verdicts are the ones your instructor's grader gives. If a check says *this
+student kit is out of date*, the check asked the reference something that was never
+recorded: get a fresh kit (and do not edit the `test_*.py` files). The recording is for
+`--seed {seed_text}`, the default; other seeds need a kit built with them.
+"""
+
+
+def _clean(kit_dir: Path) -> None:
+    """Remove what installing and running the kit left in it (bytecode, egg-info)."""
+    for path in list(kit_dir.rglob("__pycache__")) + list(kit_dir.glob("*.egg-info")):
+        shutil.rmtree(path, ignore_errors=True)
