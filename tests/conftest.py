@@ -6,6 +6,7 @@ one; each run still loads student code only in forked workers.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,20 @@ def grade_file(exercise: str, path: Path | None = None, **options) -> ExerciseRe
     from grader.runner import GradeOptions
 
     return grade_exercise(exercise, path, GradeOptions(**options) if options else None)
+
+
+@functools.cache
+def graded(exercise: str, name: str) -> ExerciseResult:
+    """``tests/submissions/<exercise>/<name>`` graded once per test session, however
+    many tests look at it."""
+    return grade_file(exercise, SUBMISSIONS / exercise / name)
+
+
+def assert_named_failure(result: ExerciseResult, check: str, expected_message: str) -> None:
+    """The check whose name starts with ``check`` failed, saying ``expected_message``."""
+    failing = check_named(result, check)
+    assert failing.status == "failed"
+    assert expected_message in failing.message, failing.message
 
 
 def check_named(result: ExerciseResult, prefix: str):

@@ -1,23 +1,21 @@
 """The NER-head exercise: reference, stub, wrong and differently written submissions, oracles."""
 
-import functools
 import importlib.util
 import random
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import ROOT, SUBMISSIONS, assert_named_failure, check_named
+from conftest import graded as graded_submission
 
-from conftest import ROOT, SUBMISSIONS, check_named, grade_file
 from grader.results import PASSED
 
 NER = SUBMISSIONS / "ner_head"
 
 
-@functools.cache
 def graded(name: str):
-    """Each submission is graded once per test session, however many tests look at it."""
-    return grade_file("ner_head", NER / name)
+    return graded_submission("ner_head", name)
 
 
 def _load(path, name):
@@ -44,9 +42,7 @@ def _load(path, name):
 def test_wrong_submissions_get_partial_scores_and_named_mistakes(name, check, expected_message):
     result = graded(name)
     assert 0 < result.score < result.max_score, result.to_json()
-    failing = check_named(result, check)
-    assert failing.status == "failed"
-    assert expected_message in failing.message, failing.message
+    assert_named_failure(result, check, expected_message)
 
 
 @pytest.mark.parametrize("name", ["every_subword.py", "drop_last_span.py", "inclusive_spans.py", "logit_dropout.py"])

@@ -1,22 +1,20 @@
 """The positional-encoding exercise: reference, stub, wrong and differently written submissions."""
 
-import functools
 import math
 
 import numpy as np
 import pytest
 import torch
+from conftest import SUBMISSIONS, assert_named_failure
+from conftest import graded as graded_submission
 
-from conftest import SUBMISSIONS, check_named, grade_file
 from grader.results import PASSED
 
 PE = SUBMISSIONS / "positional_encoding"
 
 
-@functools.cache
 def graded(name: str):
-    """Each submission is graded once per test session, however many tests look at it."""
-    return grade_file("positional_encoding", PE / name)
+    return graded_submission("positional_encoding", name)
 
 
 @pytest.mark.parametrize(
@@ -36,9 +34,7 @@ def graded(name: str):
 def test_wrong_submissions_get_partial_scores_and_named_mistakes(name, check, expected_message):
     result = graded(name)
     assert 0 < result.score < result.max_score, result.to_json()
-    failing = check_named(result, check)
-    assert failing.status == "failed"
-    assert expected_message in failing.message, failing.message
+    assert_named_failure(result, check, expected_message)
 
 
 def test_float16_positions_lose_only_the_large_position_check():

@@ -2,8 +2,8 @@
 
 import pytest
 import torch
+from conftest import SUBMISSIONS, assert_named_failure, check_named, grade_file
 
-from conftest import SUBMISSIONS, check_named, grade_file
 from grader.results import PASSED
 
 SOFTMAX = SUBMISSIONS / "softmax"
@@ -25,9 +25,7 @@ def test_wrong_submissions_get_partial_scores_and_named_mistakes(name, check, ex
     # all 1-D, so that one earns nothing; the others earn part of the points.
     low = 0 if name == "global_norm.py" else 1
     assert low <= result.score < result.max_score, result.to_json()
-    failing = check_named(result, check)
-    assert failing.status == "failed"
-    assert expected_message in failing.message, failing.message
+    assert_named_failure(result, check, expected_message)
 
 
 @pytest.mark.parametrize("name", ["logsumexp.py", "loops.py", "einsum.py"])
