@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from grader import wire
 from grader.errors import ReferenceFailure, RemoteError, StudentError, format_error
+from grader.sandbox import kill_worker
 from grader.worker import WorkerConfig
 
 
@@ -72,12 +73,7 @@ class WorkerProcess:
 
     def kill(self) -> None:
         self.dead = True
-        for kill in (os.killpg, os.kill):
-            try:
-                kill(self.pid, signal.SIGKILL)
-                break
-            except OSError:
-                continue
+        kill_worker(self.pid)
         try:
             self.sock.close()
         except OSError:

@@ -79,6 +79,17 @@ def die_with_parent() -> None:
         pass
 
 
+def kill_worker(pid: int) -> None:
+    """SIGKILL a worker and everything it started: it leads its own process group
+    (see :func:`harden`); one that died before its setsid() is killed alone."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+            return
+        except OSError:
+            continue
+
+
 def _unshare_and_hide(hide: list[str], result: Hardening) -> None:
     libc = _libc()
     uid, gid = os.getuid(), os.getgid()

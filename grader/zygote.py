@@ -49,11 +49,11 @@ class ExitStatus:
 
 
 def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
-    from grader import worker  # warm: torch, safetensors and the worker code
-
     import safetensors.torch  # noqa: F401
     import torch  # noqa: F401
     import torch.nn.functional  # noqa: F401
+
+    from grader import worker  # warm: torch, safetensors and the worker code
 
     try:
         # The first backward() imports sympy through this module (~0.7 s); import it
@@ -115,14 +115,10 @@ def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
                     reply = {"running": pid in children}
                 control.send(json.dumps(reply).encode())
     finally:
+        from grader.sandbox import kill_worker
+
         for pid in children:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            kill_worker(pid)
 
 
 def main() -> None:
