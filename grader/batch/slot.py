@@ -40,12 +40,8 @@ GRACE = 60.0
 
 class Slot:
     def __init__(self) -> None:
-        import grader.zygote
-
         # The zygote imports torch in its own process while we import ours.
-        self.zygote = grader.zygote.Zygote()
-        # Code that asks for the process-wide zygote (default_zygote) gets ours.
-        grader.zygote._default = self.zygote
+        self._start_zygote()
         self._warm()
         self.zygote.wait_ready()
         self.scratch = Path(tempfile.mkdtemp(prefix="grader-slot-"))
@@ -86,15 +82,22 @@ class Slot:
 
         self.registry = load_registry()  # imports the exercise packages once
 
-    def restart_zygote(self) -> None:
+    def _start_zygote(self) -> None:
         import grader.zygote
 
+        # torch._dynamo is what the first torch.optim optimizer imports (~2.5 s in every
+        # fresh worker otherwise; train_head in ner_head builds one). A slot lives for
+        # many submissions, so it pays that once.
+        self.zygote = grader.zygote.Zygote(preload=("torch._dynamo",))
+        # Code that asks for the process-wide zygote (default_zygote) gets ours.
+        grader.zygote._default = self.zygote
+
+    def restart_zygote(self) -> None:
         try:
             self.zygote.close()
         except Exception:
             pass
-        self.zygote = grader.zygote.Zygote()
-        grader.zygote._default = self.zygote
+        self._start_zygote()
         self.zygote.wait_ready()
 
     def fingerprint(self, options: dict) -> str:
