@@ -14,7 +14,13 @@ from grader.registry import Registry, load_registry
 from grader.results import ExerciseResult
 from grader.runner import GradeOptions, grade
 from grader.spec import ExerciseInfo, ExerciseSpec, StaticCheck
-from grader.submission import Submission, SubmissionError, from_solutions, from_stubs, locate
+from grader.submission import (
+    Submission,
+    SubmissionError,
+    from_solutions,
+    from_stubs,
+    locate,
+)
 
 
 def list_exercises(registry: Registry | None = None) -> list[ExerciseInfo]:

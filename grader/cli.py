@@ -198,15 +198,16 @@ def all_command(submission, device, seed, timeout, as_json) -> None:
 def check_solutions_command(names, device, seed, timeout, as_json) -> None:
     """Grade the reference solutions; fail unless every check passes."""
     results = _run(list(names) or None, None, device, seed, timeout, solutions=True)
-    if not names:
-        from grader.registry import load_registry
+    broken = {} if names else _broken_plugins()
+    for name, why in broken.items():
+        click.echo(f"broken exercise plugin {name}: {why}", err=True)
+    _report(results, as_json, single=False, force_fail=bool(broken))
 
-        broken = load_registry().broken
-        for name, why in broken.items():
-            click.echo(f"broken exercise plugin {name}: {why}", err=True)
-        if broken:
-            _report(results, as_json, single=False, force_fail=True)
-    _report(results, as_json, single=False)
+
+def _broken_plugins() -> dict[str, str]:
+    from grader.registry import load_registry
+
+    return load_registry().broken
 
 
 # Commands after which the process may end without tearing torch down.

@@ -7,6 +7,7 @@ grader itself failed (or a check expected the reference to raise).
 
 from __future__ import annotations
 
+
 class RemoteError(Exception):
     """Code in a worker raised, or the worker itself failed."""
 

@@ -22,13 +22,19 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from grader import wire
-from grader.errors import KitOutOfDate, ReferenceFailure, RemoteError, StudentError, format_error
+from grader.errors import (
+    KitOutOfDate,
+    ReferenceFailure,
+    RemoteError,
+    StudentError,
+    format_error,
+)
 from grader.worker import MISTAKE_PREFIX, ROOT_MODULE
 
 __all__ = [
     "KitOutOfDate", "ReferenceFailure", "RemoteError", "StudentError",  # re-exported for checks
     "Transport", "Session", "Remote", "Namespace", "VJP", "CallWithInputs", "LazyMistakes",
-    "fetch", "vjp", "call_with_inputs", "is_remote", "tensor_digest",
+    "fetch", "vjp", "call_with_inputs", "tensor_digest",
 ]  # fmt: skip
 
 # --------------------------------------------------------------------------- transports
@@ -233,10 +239,6 @@ def call_with_inputs(fn: Remote, *args, **kwargs) -> CallWithInputs:
     """Call ``fn`` and also get back its arguments, to see whether it modified them."""
     result = fn._session.request("call", fn._root, fn._path, args, kwargs, return_inputs=True)
     return CallWithInputs(result["output"], list(result["args"]), dict(result["kwargs"]))
-
-
-def is_remote(value: Any) -> bool:
-    return isinstance(value, Remote)
 
 
 class LazyMistakes(Mapping):

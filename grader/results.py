@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 PASSED, FAILED, ERROR = "passed", "failed", "error"
 
@@ -71,4 +71,4 @@ def as_dicts(results: list[ExerciseResult]) -> list[dict]:
     return [r.to_json() for r in results]
 
 
-__all__ = ["CheckResult", "ExerciseResult", "PASSED", "FAILED", "ERROR", "as_dicts", "asdict"]
+__all__ = ["CheckResult", "ExerciseResult", "PASSED", "FAILED", "ERROR", "as_dicts"]

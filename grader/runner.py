@@ -8,9 +8,9 @@ reference code run in workers forked from the zygote; verdicts are decided here.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import io
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -19,7 +19,7 @@ from typing import Callable
 
 from grader.live import LiveTransport
 from grader.remote import Transport
-from grader.results import ERROR, FAILED, CheckResult, ExerciseResult
+from grader.results import ERROR, CheckResult, ExerciseResult
 from grader.sandbox import Limits
 from grader.spec import ExerciseSpec
 from grader.submission import Submission
@@ -233,4 +233,4 @@ class _MissingTransport:
         pass
 
 
-__all__ = ["grade", "GradeOptions", "resolve_device", "FAILED"]
+__all__ = ["grade", "GradeOptions", "resolve_device"]

@@ -38,14 +38,10 @@ class Submission:
 
 
 def _notebook_to_module(path: Path, module: str, workdir: Path) -> Path:
-    from grader.notebooks import NotebookError, notebook_to_source
+    from grader.notebooks import notebook_to_source
 
-    try:
-        source = notebook_to_source(path)
-    except NotebookError:
-        raise
     out = workdir / f"{module}.py"
-    out.write_text(source)
+    out.write_text(notebook_to_source(path))  # NotebookError goes to the caller
     return out
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.util
+import itertools
 import os
 import socket
 import sys
@@ -109,7 +110,6 @@ class Worker:
         self.roots: dict[str, Any] = {}
         self.mistake_names: list[str] = []
         self.files = {os.path.realpath(p) for p in config.files.values()}
-        self._handle_seq = 0
 
     # ------------------------------------------------------------------ loading
 
@@ -145,15 +145,10 @@ class Worker:
         # Handle ids derive from the request's key and the object's position in the
         # reply, never from a worker-wide counter: a replayed reference (student kit)
         # must see the same ids whatever other checks ran before.
-        seq = iter(range(1, 1 << 30))
+        seq = itertools.count(1)
 
         def make(obj: Any) -> wire.Handle:
-            n = next(seq)
-            if rid:
-                hid = f"{rid}#{n}"
-            else:
-                self._handle_seq += 1
-                hid = f"h{self._handle_seq}"
+            hid = f"{rid}#{next(seq)}"
             self.objects[hid] = obj
             return wire.Handle(hid, type(obj).__name__)
 

@@ -24,7 +24,16 @@ from typing import Protocol
 
 from grader.batch.discover import discover
 from grader.batch.job import ERROR, GRADED, JobOptions, error_result, fingerprint
-from grader.batch.journal import JOURNAL, LOCK, Journal, JournalBusy, latest, lock_results, read_journal, reusable
+from grader.batch.journal import (
+    JOURNAL,
+    LOCK,
+    Journal,
+    JournalBusy,
+    latest,
+    lock_results,
+    read_journal,
+    reusable,
+)
 
 OUTPUTS = ("grades.csv", "canvas.csv", "junit.xml", "report.html", "students", "logs", JOURNAL)
 

@@ -75,8 +75,9 @@ class Slot:
         from grader.registry import load_registry
 
         try:
-            import grader.notebooks  # noqa: F401  (and nbformat: notebooks are common)
             import nbformat  # noqa: F401
+
+            import grader.notebooks  # noqa: F401  (and nbformat: notebooks are common)
         except ImportError:
             pass
 

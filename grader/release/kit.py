@@ -105,8 +105,9 @@ def _toml_list(values: Iterable[str]) -> str:
 
 def kit_pyproject(included: list[ExerciseSpec]) -> str:
     """The kit's pyproject.toml: the course's metadata minus solutions, tests and dev extras."""
-    import tomllib
     from importlib.metadata import entry_points
+
+    import tomllib
 
     try:
         course = tomllib.loads((COURSE_ROOT / "pyproject.toml").read_text())
