@@ -47,6 +47,20 @@ def check_named(result: ExerciseResult, prefix: str):
     raise AssertionError(f"no check named {prefix}* in {[c.name for c in result.checks]}")
 
 
+def submission_variant(base: Path, replacements, out_dir: Path, name: str | None = None) -> Path:
+    """``base`` with each ``(old, new)`` of ``replacements`` applied in turn, written to
+    ``out_dir / name`` (default: ``base``'s name). Each ``old`` must occur exactly once, so a
+    base that drifts away from its variants fails loudly instead of grading the wrong text."""
+    text = base.read_text()
+    for old, new in replacements:
+        count = text.count(old)
+        assert count == 1, f"{base.name}: {old!r} occurs {count} times, expected exactly once"
+        text = text.replace(old, new)
+    out = Path(out_dir) / (name or base.name)
+    out.write_text(text)
+    return out
+
+
 @pytest.fixture(scope="session")
 def submissions_dir() -> Path:
     return SUBMISSIONS

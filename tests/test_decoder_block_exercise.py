@@ -6,6 +6,7 @@ import functools
 import importlib.util
 import math
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ import torch.nn.functional as F
 
 from conftest import ROOT, SUBMISSIONS, check_named, grade_file
 from grader.results import PASSED
+from submissions.decoder_block.variants import VARIANTS, write_variant
 
 BLOCK = SUBMISSIONS / "decoder_block"
 GPT2_KEYS = [
@@ -22,9 +24,18 @@ GPT2_KEYS = [
 
 
 @functools.cache
-def graded(name: str):
+def graded(name: str, folder: Path = BLOCK):
     """Each submission is graded once per test session, however many tests look at it."""
-    return grade_file("decoder_block", BLOCK / name)
+    return grade_file("decoder_block", folder / name)
+
+
+@pytest.fixture(scope="session")
+def variants_dir(tmp_path_factory) -> Path:
+    """The wrong submissions, written once from given_attention.py (see submissions/decoder_block/variants.py)."""
+    folder = tmp_path_factory.mktemp("decoder_block_variants")
+    for name in VARIANTS:
+        write_variant(folder, name)
+    return folder
 
 
 @pytest.mark.parametrize(
@@ -42,8 +53,8 @@ def graded(name: str):
         ("in_place.py", "test_input_not_modified", "modified it in place"),
     ],
 )
-def test_wrong_submissions_get_partial_scores_and_named_mistakes(name, check, expected_message):
-    result = graded(name)
+def test_wrong_submissions_get_partial_scores_and_named_mistakes(variants_dir, name, check, expected_message):
+    result = graded(name, variants_dir if name in VARIANTS else BLOCK)
     assert 0 < result.score < result.max_score, result.to_json()
     failing = check_named(result, check)
     assert failing.status == "failed"

@@ -10,6 +10,7 @@ import torch
 
 from conftest import ROOT, SUBMISSIONS, check_named, grade_file
 from grader.results import PASSED
+from submissions.gpt2_loading.variants import write_variant
 
 GPT2 = SUBMISSIONS / "gpt2_loading"
 TINY = ROOT / "data" / "tiny-gpt2"
@@ -64,7 +65,7 @@ def failures(result) -> list:
     ids=["no_transpose", "untied", "no_wpe", "no_crop"],
 )
 def test_wrong_submissions_get_partial_scores_and_named_mistakes(tmp_path, name, expected):
-    result = grade_file("gpt2_loading", submission(tmp_path, GPT2 / name), include_hidden=False)
+    result = grade_file("gpt2_loading", submission(tmp_path, write_variant(tmp_path, name)), include_hidden=False)
     assert 0 < result.score < result.max_score, result.to_json()
     for check, message in expected.items():
         failing = check_named(result, check)

@@ -1,0 +1,43 @@
+"""The wrong decoder_block submissions, each the correct ``given_attention.py`` with a few exact
+text replacements: ``write_variant(out_dir, name)`` writes ``name`` into ``out_dir``."""
+
+from pathlib import Path
+
+from conftest import submission_variant
+
+BASE = Path(__file__).with_name("given_attention.py")
+DOCSTRING = '"""Correct: the handout\'s given SDPA attention, MLP and block written as asked."""'
+TANH_GELU = 'F.gelu(self.c_fc(x), approximate="tanh")'
+RESIDUALS = "x = x + self.attn(self.ln_1(x))\n        x = x + self.mlp(self.ln_2(x))"
+
+VARIANTS = {
+    "exact_gelu.py": [
+        (DOCSTRING, '"""Wrong: exact (erf) GELU in the MLP."""'),
+        (TANH_GELU, "F.gelu(self.c_fc(x))"),
+    ],
+    "relu.py": [
+        (DOCSTRING, '"""Wrong: ReLU in the MLP."""'),
+        (TANH_GELU, "F.relu(self.c_fc(x))"),
+    ],
+    "in_place.py": [
+        (DOCSTRING, '"""Wrong: adds the sub-layers into the caller\'s x in place."""'),
+        (RESIDUALS, "x += self.attn(self.ln_1(x))\n        x += self.mlp(self.ln_2(x))"),
+    ],
+    "ln_swapped.py": [
+        (DOCSTRING, '"""Wrong: ln_1 and ln_2 swapped."""'),
+        (RESIDUALS, "x = x + self.attn(self.ln_2(x))\n        x = x + self.mlp(self.ln_1(x))"),
+    ],
+    "no_mlp_residual.py": [
+        (DOCSTRING, '"""Wrong: no residual connection around the MLP."""'),
+        ("x = x + self.mlp(self.ln_2(x))", "x = self.mlp(self.ln_2(x))"),
+    ],
+    "post_ln.py": [
+        (DOCSTRING, '"""Wrong: post-LN, LayerNorm after each residual addition."""'),
+        (RESIDUALS, "x = self.ln_1(x + self.attn(x))\n        x = self.ln_2(x + self.mlp(x))"),
+    ],
+}
+
+
+def write_variant(out_dir: Path, name: str) -> Path:
+    """``out_dir / name``: the base with ``VARIANTS[name]`` applied."""
+    return submission_variant(BASE, VARIANTS[name], out_dir, name)
