@@ -15,6 +15,7 @@ import signal
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from grader import wire
 from grader.errors import ReferenceFailure, RemoteError, StudentError, format_error
@@ -22,43 +23,84 @@ from grader.sandbox import kill_worker
 from grader.worker import WorkerConfig
 
 
-class WorkerProcess:
-    """One worker forked from the zygote, spoken to over a socket."""
+# The largest reply a student's worker may send; the trusted side refuses a larger one
+# from its header, before allocating anything for it. The largest honest reply is
+# gpt2_loading's model.state_dict() on a real GPT-2 124M (--checkpoint): 124.4 M float32
+# values, plus lm_head.weight crossing as its own copy of wte (the encoder clones each
+# tensor) and 12 saved 1024x1024 attention masks, about 670 MiB. The tiny checkpoint's
+# is under 1 MiB. A larger checkpoint needs reply_cap().
+STUDENT_REPLY_BYTES = 1024 * 1024 * 1024
 
-    def __init__(self, zygote, config: WorkerConfig, start_timeout: float = 60.0):
+
+def reply_cap(settings: dict[str, str] | None = None) -> int:
+    """The reply cap for student workers graded with these run settings.
+
+    With ``checkpoint`` (gpt2_loading's --checkpoint) a state_dict reply may be twice
+    the weights file (a tied lm_head crosses again) plus its masks: allow that.
+    """
+    cap = STUDENT_REPLY_BYTES
+    folder = (settings or {}).get("checkpoint")
+    if folder:
+        weights = [Path(folder) / n for n in ("model.safetensors", "pytorch_model.bin")]
+        size = max((p.stat().st_size for p in weights if p.is_file()), default=0)
+        cap = max(cap, 2 * size + 256 * 1024 * 1024)
+    return min(cap, wire.MAX_FRAME_BYTES)
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB"
+
+
+class WorkerProcess:
+    """One worker forked from the zygote, spoken to over a socket.
+
+    Every exchange has a deadline that covers all of it, from the first byte of the
+    request sent to the last byte of the reply received, however slowly it trickles;
+    a reply whose header announces more than ``max_reply_bytes`` is refused unread.
+    """
+
+    def __init__(self, zygote, config: WorkerConfig, start_timeout: float = 60.0, max_reply_bytes: int = STUDENT_REPLY_BYTES):
         self.config = config
         self.zygote = zygote
+        self.max_reply_bytes = max_reply_bytes
         self.sock, self.pid = zygote.spawn(config.to_json())
         self.dead = False
-        self.hello = self._receive(start_timeout, during="while loading the module")
+        self.hello = self._receive(start_timeout, time.monotonic() + max(start_timeout, 0.0), "while loading the module")
 
-    def _receive(self, timeout: float, during: str) -> tuple[dict, bytes]:
-        self.sock.settimeout(None)
-        ready, _, _ = select.select([self.sock], [], [], max(timeout, 0.0))
-        if not ready:
-            self.kill()
-            raise _Timeout(timeout)
-        # Once the first byte is there, the rest of a frame must follow promptly.
-        self.sock.settimeout(max(timeout, 5.0))
+    def _receive(self, limit: float, deadline: float, during: str) -> tuple[dict, bytes]:
+        """The next frame, whole by ``deadline`` (time.monotonic()); else kill the worker.
+
+        ``limit`` is the time the exchange was given, for the message.
+        """
         try:
-            return wire.recv_frame(self.sock)
+            return wire.recv_frame(self.sock, self.max_reply_bytes, deadline)
+        except (wire.FrameTimeout, socket.timeout):
+            self.kill()
+            raise _Timeout(limit) from None
+        except wire.FrameTooLarge as big:
+            self.kill()
+            raise _TooLarge(big.size, big.limit) from None
         except (wire.ChannelClosed, ConnectionError):
             self.kill()
             raise _Died(self.exit_status(), during) from None
-        except (wire.ProtocolError, socket.timeout) as exc:
+        except wire.ProtocolError as exc:
             self.kill()
             raise _Garbled(str(exc)) from None
 
     def request(self, doc: dict, blob: bytes, timeout: float) -> tuple[dict, bytes]:
+        """Send a request and return the reply, all of it within ``timeout`` seconds."""
         if self.dead:
             raise _Died(None, "earlier")
+        deadline = time.monotonic() + max(timeout, 0.0)
         try:
-            self.sock.settimeout(30)
-            wire.send_frame(self.sock, doc, blob)
+            wire.send_frame(self.sock, doc, blob, deadline=deadline)
+        except wire.FrameTimeout:
+            self.kill()
+            raise _Timeout(timeout) from None
         except OSError:
             self.kill()
             raise _Died(self.exit_status(), "before the call") from None
-        return self._receive(timeout, during="during the call")
+        return self._receive(timeout, deadline, "during the call")
 
     def exit_status(self):
         deadline = time.monotonic() + 1.0
@@ -103,6 +145,11 @@ class _Garbled(Exception):
     pass
 
 
+class _TooLarge(Exception):
+    def __init__(self, size: int, limit: int):
+        self.size, self.limit = size, limit
+
+
 
 @dataclass
 class Budget:
@@ -120,10 +167,13 @@ class Budget:
 class LiveTransport:
     """Requests go to a worker; a worker that died is replaced on the next request."""
 
-    def __init__(self, zygote, config: WorkerConfig, subject: str):
+    def __init__(self, zygote, config: WorkerConfig, subject: str, max_reply_bytes: int | None = None):
         self.zygote = zygote
         self.config = config
         self.role = config.role
+        # The reference is the instructor's own code: only the protocol's limit applies.
+        default = STUDENT_REPLY_BYTES if self.role == "student" else wire.MAX_FRAME_BYTES
+        self.max_reply_bytes = max_reply_bytes or default
         self.subject = subject  # "your softmax.py" / "the reference softmax"
         self.budget = Budget(config.limits.exercise_seconds)
         self.worker: WorkerProcess | None = None
@@ -143,13 +193,17 @@ class LiveTransport:
             )
         start = time.monotonic()
         try:
-            self.worker = WorkerProcess(self.zygote, self.config, start_timeout=self.budget.take(60.0))
+            self.worker = WorkerProcess(
+                self.zygote, self.config, start_timeout=self.budget.take(60.0), max_reply_bytes=self.max_reply_bytes
+            )
         except _Timeout as t:
             raise self._error(f"{self.subject} did not finish importing within {t.seconds:.0f} s (an endless loop at import?)") from None
         except _Died as d:
             raise self._error(f"{self.subject} ended the worker process while being imported: it {_status_text(d.status)}") from None
         except _Garbled as g:
             raise self._error(f"{self.subject} corrupted the grader's channel while being imported ({g})") from None
+        except _TooLarge as t:
+            raise self._error(self._too_large(t, "while being imported"), "ReplyTooLarge") from None
         finally:
             self.budget.spend(time.monotonic() - start)
         self.generation += 1
@@ -178,8 +232,16 @@ class LiveTransport:
             raise self._error(text, "WorkerDied") from None
         except _Garbled as g:
             raise self._error(f"{self.subject} wrote garbage into the grader's channel ({g}); the worker was stopped", "ProtocolError") from None
+        except _TooLarge as t:
+            raise self._error(self._too_large(t, "for a call"), "ReplyTooLarge") from None
         finally:
             self.budget.spend(time.monotonic() - start)
+
+    def _too_large(self, t: _TooLarge, when: str) -> str:
+        return (
+            f"{self.subject} sent a reply of {_mib(t.size)} {when}, over the {_mib(t.limit)} limit; "
+            "the grader did not read it and stopped the worker"
+        )
 
     def mistakes(self) -> list[str]:
         self._ensure_worker()

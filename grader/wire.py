@@ -20,6 +20,7 @@ import json
 import math
 import socket
 import struct
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -27,6 +28,10 @@ MAGIC = b"GRD1"
 HEADER = struct.Struct("!4sII")
 MAX_JSON_BYTES = 64 * 1024 * 1024
 MAX_BLOB_BYTES = 2 * 1024 * 1024 * 1024 - 1
+# The most a frame may hold at all (the header's own fields allow no more). A reader
+# that does not trust its peer passes a smaller ``max_bytes`` to recv_frame.
+MAX_FRAME_BYTES = MAX_JSON_BYTES + MAX_BLOB_BYTES
+CHUNK_BYTES = 1 << 20
 
 _TAGS = ("__tensor__", "__tuple__", "__dtype__", "__dict__", "__handle__", "__float__")
 
@@ -47,37 +52,92 @@ class Handle:
     type_name: str
 
 
-def send_frame(sock: socket.socket, doc: dict, blob: bytes = b"") -> None:
+def send_frame(sock: socket.socket, doc: dict, blob: bytes = b"", deadline: float | None = None) -> None:
+    """Send one frame; with ``deadline`` (time.monotonic()), raise FrameTimeout past it."""
     payload = json.dumps(doc, allow_nan=False).encode()
-    sock.sendall(HEADER.pack(MAGIC, len(payload), len(blob)) + payload + blob)
+    data = HEADER.pack(MAGIC, len(payload), len(blob)) + payload + blob
+    if deadline is None:
+        sock.sendall(data)
+        return
+    # sendall's timeout bounds the whole send, not each piece of it.
+    sock.settimeout(_left(deadline))
+    try:
+        sock.sendall(data)
+    except socket.timeout:
+        raise FrameTimeout("the frame could not be sent before the deadline") from None
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = sock.recv(min(n, 1 << 20))
-        if not chunk:
+class FrameTimeout(Exception):
+    """The deadline passed before the whole frame crossed."""
+
+
+class FrameTooLarge(ProtocolError):
+    """A header announced more bytes than the reader accepts; nothing was allocated."""
+
+    def __init__(self, size: int, limit: int):
+        super().__init__(f"frame too large ({size} bytes, the limit is {limit})")
+        self.size, self.limit = size, limit
+
+
+def _left(deadline: float) -> float:
+    """Seconds to the deadline; FrameTimeout once it has passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise FrameTimeout("the deadline passed")
+    return left
+
+
+def _recv_into(sock: socket.socket, view: memoryview, deadline: float | None) -> None:
+    """Fill ``view`` from the socket, in chunks; every wait is bounded by ``deadline``.
+
+    The socket timeout is set again before each recv to what is left of the deadline, so
+    a peer that trickles a byte at a time still runs out of time at the deadline, not
+    one timeout per byte later.
+    """
+    while view:
+        if deadline is not None:
+            sock.settimeout(_left(deadline))
+        try:
+            n = sock.recv_into(view[:CHUNK_BYTES])
+        except socket.timeout:
+            if deadline is None:
+                raise
+            raise FrameTimeout("the deadline passed mid-frame") from None
+        if not n:
             raise ChannelClosed("connection closed")
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
+        view = view[n:]
 
 
-def recv_frame(sock: socket.socket) -> tuple[dict, bytes]:
-    """Read one frame; raise ProtocolError on anything malformed."""
-    header = _recv_exact(sock, HEADER.size)
+def _recv_exact(sock: socket.socket, n: int, deadline: float | None = None) -> bytearray:
+    buf = bytearray(n)
+    _recv_into(sock, memoryview(buf), deadline)
+    return buf
+
+
+def recv_frame(
+    sock: socket.socket, max_bytes: int = MAX_FRAME_BYTES, deadline: float | None = None
+) -> tuple[dict, bytes]:
+    """Read one frame; raise ProtocolError on anything malformed.
+
+    ``max_bytes`` caps the JSON and blob together and is checked against the header
+    before any buffer for them exists (FrameTooLarge). ``deadline`` (a time.monotonic()
+    value) bounds the whole read, header to last byte (FrameTimeout); None waits as the
+    socket's own timeout says.
+    """
+    header = bytes(_recv_exact(sock, HEADER.size, deadline))
     magic, json_len, blob_len = HEADER.unpack(header)
     if magic != MAGIC:
         raise ProtocolError(f"bad frame header {header[:12]!r}")
-    if json_len > MAX_JSON_BYTES or blob_len > MAX_BLOB_BYTES:
-        raise ProtocolError(f"frame too large ({json_len} + {blob_len} bytes)")
+    if json_len > MAX_JSON_BYTES or blob_len > MAX_BLOB_BYTES or json_len + blob_len > max_bytes:
+        raise FrameTooLarge(json_len + blob_len, min(max_bytes, MAX_FRAME_BYTES))
     try:
-        doc = json.loads(_recv_exact(sock, json_len))
+        doc = json.loads(_recv_exact(sock, json_len, deadline))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(f"frame is not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise ProtocolError("frame is not a JSON object")
-    blob = _recv_exact(sock, blob_len) if blob_len else b""
+    # safetensors reads only bytes: the one copy of the blob is made once it is all here.
+    blob = bytes(_recv_exact(sock, blob_len, deadline)) if blob_len else b""
     return doc, blob
 
 
