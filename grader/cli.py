@@ -56,7 +56,11 @@ class UserError(click.ClickException):
 
 def grade_options(f):
     f = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(f)
-    f = click.option("--seed", type=int, default=0, show_default=True, help="Seed for the checks' inputs.")(f)
+    f = click.option(
+        "--seed", type=int, default=None,
+        help="Seed for the checks' inputs (default: 0 in a student kit, the seed its reference was recorded "
+             "for; where the solutions are installed, one derived from this install's grading secret).",
+    )(f)
     f = click.option(
         "--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True,
         help="Where tensors live during the checks.",
@@ -96,6 +100,7 @@ def _run(names, submission, device, seed, timeout, solutions=False, settings=Non
     _start_workers_early()  # first thing: its torch import overlaps everything below
     from grader import api
     from grader.registry import UnknownExercise
+    from grader.secret import SecretUnavailable, default_seed
     from grader.submission import SubmissionError
 
     try:
@@ -110,7 +115,11 @@ def _run(names, submission, device, seed, timeout, solutions=False, settings=Non
             sub = api.submission_for(Path(submission) if submission else None, specs, registry)
             if len(specs) == 1 and specs[0].module in sub.problems and submission and Path(submission).is_file():
                 raise SubmissionError(sub.problems[specs[0].module])
+        if seed is None:
+            seed = default_seed(specs)
         return api.grade(specs, sub, _options(device, seed, timeout, settings), support=support)
+    except SecretUnavailable as exc:
+        raise UserError(str(exc)) from None
     except UnknownExercise as exc:
         raise UserError(str(exc)) from None
     except SubmissionError as exc:

@@ -30,6 +30,7 @@ class ExerciseResult:
     seconds: float = 0.0
     checks: list[CheckResult] = field(default_factory=list)
     problem: str = ""  # why nothing could be graded (no file, not a notebook, ...), if so
+    seed: int | None = None  # the base seed the checks drew their inputs from (grader/secret.py)
 
     @property
     def score(self) -> float:
@@ -54,6 +55,8 @@ class ExerciseResult:
         }
         if self.problem:
             doc["problem"] = self.problem
+        if self.seed is not None:
+            doc["seed"] = self.seed
         return doc
 
     @classmethod
@@ -64,7 +67,9 @@ class ExerciseResult:
             )
             for c in doc.get("checks", [])
         ]
-        return cls(doc["exercise"], doc.get("device", "cpu"), doc.get("seconds", 0.0), checks, doc.get("problem", ""))
+        seed = doc.get("seed")
+        return cls(doc["exercise"], doc.get("device", "cpu"), doc.get("seconds", 0.0), checks, doc.get("problem", ""),
+                   None if seed is None else int(seed))
 
 
 def as_dicts(results: list[ExerciseResult]) -> list[dict]:

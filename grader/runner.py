@@ -193,6 +193,7 @@ def grade(
             result.checks.append(CheckResult("checks", 0.0, 0.0, ERROR, f"the grader itself failed: no checks ran ({reason})"))
         if not result.seconds:
             result.seconds = elapsed / max(1, len(specs))
+        result.seed = options.seed  # stored with the score: --seed reproduces it
         results[spec.name] = result
     return [results[s.name] for s in specs]
 

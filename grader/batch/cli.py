@@ -50,7 +50,9 @@ def _exercises(value: str | None) -> list[str] | None:
               help="The assignment column's name in canvas.csv.")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
               help="Where the checks' tensors live (cpu: the same scores on every machine).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the checks' inputs.")
+@click.option("--seed", type=int, default=None,
+              help="One seed for every student's inputs (default: each student's own, derived from this "
+                   "install's grading secret and the student id).")
 @click.option("--checkpoint", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               envvar="GRADER_GPT2_CHECKPOINT", help="GPT-2 checkpoint folder for gpt2_loading (HF layout).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")

@@ -11,7 +11,7 @@ grader.batch.slot): it unpacks the submission into a scratch folder, finds its m
 and calls :func:`grader.runner.grade` once. The result (one line of the journal)::
 
     {"id", "digest", "fingerprint", "status": "graded" | "error", "error": "",
-     "retry": false, "exercises": [<grade exercise --json document>, ...],
+     "retry": false, "exercises": [<grade exercise --json document>, ...], "seed": <the options' seed>,
      "timing": {"total": s, "grade": s}, "host": "..."}
 
 ``status`` is "error" when the submission could not be graded at all (unreadable zip,
@@ -113,6 +113,7 @@ def error_result(job: dict, message: str, retry: bool = False, seconds: float = 
         "error": message,
         "retry": retry,
         "exercises": [],
+        "seed": job.get("options", {}).get("seed"),
         "timing": {"total": round(seconds, 4), "grade": 0.0},
         "host": socket.gethostname(),
     }
@@ -162,6 +163,7 @@ def grade_job(job: dict, zygote, scratch: Path, registry=None, hide_dirs: list[s
         "error": "",
         "retry": False,
         "exercises": json.loads(text),
+        "seed": options.seed,  # also in each exercise's document: reproduce with --seed
         "timing": {"total": round(done - start, 4), "grade": round(done - graded, 4)},
         "host": socket.gethostname(),
     }

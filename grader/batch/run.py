@@ -11,6 +11,7 @@ feedback.txt, results.json}, junit.xml, report.html.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -20,7 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from grader.batch.discover import discover
 from grader.batch.job import ERROR, GRADED, JobOptions, error_result, fingerprint
@@ -51,7 +52,7 @@ class BatchOptions:
     timeout: float = 300.0  # wall-clock seconds per submission
     call_timeout: float = 20.0  # one call into submitted code
     device: str = "cpu"
-    seed: int = 0
+    seed: int | None = None  # None: each student's own, from the grading secret (grader/secret.py)
     resume: bool = False
     force: bool = False
     cluster: str | None = None  # tcp://host:port of a Dask scheduler
@@ -116,6 +117,18 @@ def _hide_dirs(paths: list[Path]) -> list[str]:
     return out
 
 
+def _seeds(opts: BatchOptions, specs) -> Callable[[str], int]:
+    """Student id -> seed: ``--seed`` for everyone when given, else derived per student from the secret."""
+    from grader.secret import SecretUnavailable, student_seeds
+
+    if opts.seed is not None:
+        return lambda _student_id: int(opts.seed)
+    try:
+        return student_seeds(specs)
+    except SecretUnavailable as exc:
+        raise BatchError(str(exc)) from None
+
+
 def _prepare_out(opts: BatchOptions) -> None:
     out = opts.out
     if out.exists() and not out.is_dir():
@@ -164,10 +177,10 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
         raise BatchError("no exercises are installed")
     specs = sorted(specs, key=lambda s: (s.order, s.name))
     job_options = JobOptions(
-        exercises=[s.name for s in specs], device=opts.device, seed=opts.seed, timeout=opts.timeout,
+        exercises=[s.name for s in specs], device=opts.device, timeout=opts.timeout,
         call_timeout=opts.call_timeout, settings=dict(opts.settings),
     )  # fmt: skip
-    fp = fingerprint(job_options, registry)
+    seed_of = _seeds(opts, specs)
 
     if out.exists() and not out.is_dir():
         raise BatchError(f"--out {out} exists and is not a folder")
@@ -191,12 +204,16 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
         jobs, reused = [], 0
         invalid = []
         for entry in entries:
+            # The seed is an option like any other: it enters the fingerprint, so --resume
+            # regrades a student whose seed changed (another --seed, another secret).
+            options = dataclasses.replace(job_options, seed=seed_of(entry.id))
+            fp = fingerprint(options, registry)
             if reusable(previous.get(entry.id), entry.digest, fp):
                 reused += 1
                 continue
             job = {
                 "id": entry.id, "digest": entry.digest, "label": entry.label, "source": entry.source(),
-                "options": job_options.to_json(), "fingerprint": fp, "hide": hide,
+                "options": options.to_json(), "fingerprint": fp, "hide": hide,
             }  # fmt: skip
             if entry.kind == "invalid":
                 invalid.append(error_result(job, entry.problem))

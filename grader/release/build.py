@@ -25,6 +25,18 @@ from grader.release.scan import scan_for_leaks
 from grader.release.verify import _verify_in_venv
 
 
+def _refuse_grading_seeds(seeds: list[int]) -> None:
+    """A kit records only seeds grading never derives: a recorded seed's replies are public."""
+    from grader.secret import KIT_SEEDS, recordable
+
+    for seed in seeds:
+        if not recordable(seed):
+            raise ReleaseError(
+                f"--seed {seed} cannot be recorded: a kit records seeds from 0 to {KIT_SEEDS - 1} only "
+                "(grading derives its seeds from the secret outside that range; see grader/secret.py)"
+            )
+
+
 def build_kit(
     kit_dir: Path,
     exercises: list[str] | None = None,
@@ -46,6 +58,7 @@ def build_kit(
     say = (lambda line: progress(f"[{time.monotonic() - start:5.1f} s] {line}")) if progress else (lambda _: None)
     kit_dir = Path(kit_dir).absolute()
     seeds = sorted(set(int(s) for s in seeds)) or [DEFAULT_SEED]
+    _refuse_grading_seeds(seeds)
     if DEFAULT_SEED not in seeds:
         seeds = [DEFAULT_SEED] + seeds
     if not (COURSE_ROOT / "solutions").is_dir() or not (COURSE_ROOT / "pyproject.toml").is_file():
