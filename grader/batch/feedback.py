@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from grader.batch.records import ClassResults, StudentRecord
+from grader.batch.records import ClassResults, StudentRecord, shown_message
 from grader.results import ERROR, PASSED
 
 MARK = {PASSED: "PASS", "failed": "FAIL", ERROR: "ERROR"}
@@ -25,8 +25,9 @@ def feedback_text(student: StudentRecord, results: ClassResults) -> str:
         for check in r.checks:
             name = check.name + (" (hidden)" if check.hidden else "")
             out.append(f"  [{MARK.get(check.status, check.status)}] {name}  {check.points:g}/{check.max_points:g}")
-            if check.message:
-                out.append(_wrap(check.message, "         "))
+            message = shown_message(check)
+            if message:
+                out.append(_wrap(message, "         "))
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 

@@ -4,12 +4,13 @@ The documented schema (https://gradescope-autograders.readthedocs.io, "Output fo
 a top-level ``score`` and ``output``, and ``tests``, each with ``name``, ``score``,
 ``max_score``, ``status`` ("passed" or "failed"), ``output`` and ``visibility``. Hidden
 checks are ``after_published`` (students see them once grades are published); the
-others are ``visible``. A check the grader could not run counts as failed.
+others are ``visible``; their output never holds their message (it may give away
+their inputs). A check the grader could not run counts as failed.
 """
 
 from __future__ import annotations
 
-from grader.batch.records import ClassResults, StudentRecord
+from grader.batch.records import ClassResults, StudentRecord, shown_message
 from grader.results import PASSED
 
 
@@ -26,7 +27,7 @@ def document(student: StudentRecord, results: ClassResults) -> dict:
                     "score": check.points,
                     "max_score": check.max_points,
                     "status": "passed" if check.status == PASSED else "failed",
-                    "output": check.message,
+                    "output": shown_message(check),
                     "visibility": "after_published" if check.hidden else "visible",
                 }
             )

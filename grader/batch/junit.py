@@ -2,7 +2,7 @@
 
 One ``<testsuite>`` per student, one ``<testcase>`` per check (``classname`` is
 ``student.exercise``); a failed check is a ``<failure>``, a check the grader could not
-run an ``<error>``. Points travel as testcase properties. No timings are written, so
+run an ``<error>`` (a hidden check's without its message). Points travel as testcase properties. No timings are written, so
 the same grades always give the same file.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from grader.batch.records import ClassResults
+from grader.batch.records import ClassResults, shown_message
 from grader.results import ERROR, FAILED
 
 
@@ -34,12 +34,13 @@ def write_junit(results: ClassResults, path: Path) -> None:
                 if check.hidden:
                     ET.SubElement(cprops, "property", name="hidden", value="true")
                 counts["tests"] += 1
+                message = shown_message(check)
                 if check.status == FAILED:
                     counts["failures"] += 1
-                    ET.SubElement(case, "failure", message=check.message[:300]).text = check.message
+                    ET.SubElement(case, "failure", message=message[:300]).text = message
                 elif check.status == ERROR:
                     counts["errors"] += 1
-                    ET.SubElement(case, "error", message=check.message[:300]).text = check.message
+                    ET.SubElement(case, "error", message=message[:300]).text = message
         for key, value in counts.items():
             suite.set(key, str(value))
             totals[key] += value

@@ -5,18 +5,30 @@ roster, the students who submitted nothing). A student whose grading errored get
 each exercise, one failed "grading" entry worth the exercise's points, so every output
 shows the same maxima for everyone. All outputs are written from this view alone, which
 is why an interrupted and resumed batch writes the same files as an uninterrupted one.
+
+A hidden check's message never reaches an output (``shown_message``): it can hold the
+check's inputs or a reference value, which would let the next student pass it without
+the code. Outputs keep its name, status and points. The journal keeps the full message.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from grader.batch.job import ERROR, GRADED, MISSING
-from grader.results import CheckResult, ExerciseResult
+from grader.results import PASSED, CheckResult, ExerciseResult
 from grader.spec import ExerciseSpec
 
 MISTAKE_MARKER = "This looks like a known mistake: "
+HIDDEN_NOTE = "hidden check: its inputs and messages are not shown"
+
+
+def shown_message(check: CheckResult) -> str:
+    """What any output may say about ``check``: a hidden check's own message never."""
+    if not check.hidden:
+        return check.message
+    return "" if check.status == PASSED else HIDDEN_NOTE
 
 
 @dataclass
@@ -89,7 +101,7 @@ def build(
         by_name = {ex.get("exercise"): ex for ex in doc.get("exercises", [])}
         for spec in specs:
             if record.status == GRADED and spec.name in by_name:
-                record.results[spec.name] = ExerciseResult.from_json(by_name[spec.name])
+                record.results[spec.name] = _public(ExerciseResult.from_json(by_name[spec.name]))
             else:
                 reason = record.error or "this exercise was not graded"
                 record.results[spec.name] = placeholder(spec.name, maxima[spec.name], reason)
@@ -101,6 +113,12 @@ def build(
         students.append(record)
     students.sort(key=lambda s: s.id)
     return ClassResults(list(specs), maxima, students)
+
+
+def _public(result: ExerciseResult) -> ExerciseResult:
+    """``result`` with every message as outputs may show it (result.json is written from this too)."""
+    result.checks = [replace(c, message=shown_message(c)) for c in result.checks]
+    return result
 
 
 def placeholder(exercise: str, max_points: float, reason: str) -> ExerciseResult:

@@ -3,7 +3,7 @@
 Sections (each a ``<section id=...>``): ``summary`` (counts and per-exercise statistics),
 ``histograms`` (score histogram per exercise and of the total, PNGs drawn with
 matplotlib's Agg canvas and embedded as base64), ``failing-checks`` (the checks most
-students fail, with the most common message), ``known-mistakes`` (the known mistakes
+students fail, with the most common message; a hidden check's is never shown), ``known-mistakes`` (the known mistakes
 most often matched, parsed from the messages), ``errors`` (students whose grading
 errored, and why) and ``students`` (everyone's scores). Nothing time-dependent is
 written, so the same grades give the same page.
@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from html import escape
 from pathlib import Path
 
-from grader.batch.records import ClassResults, known_mistake
+from grader.batch.records import ClassResults, known_mistake, shown_message
 from grader.results import PASSED
 
 TOP = 20
@@ -124,8 +124,9 @@ def render(results: ClassResults, title: str = "Batch grading report") -> str:
                 if check.status == PASSED:
                     continue
                 failing[(name, check.name)] += 1
-                messages[(name, check.name)][check.message.split(". ")[0][:200]] += 1
-                mistake = known_mistake(check.message)
+                message = shown_message(check)  # a hidden check's: a fixed note, so no known mistake
+                messages[(name, check.name)][message.split(". ")[0][:200]] += 1
+                mistake = known_mistake(message)
                 if mistake:
                     seen_mistakes.add((name, mistake))
         for key in seen_mistakes:
