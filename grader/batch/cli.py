@@ -61,6 +61,7 @@ def batch_command(submissions, out, exercises, workers, timeout, call_timeout, r
                   canvas, assignment, device, seed, checkpoint, as_json, no_progress) -> None:  # fmt: skip
     """Grade every submission in SUBMISSIONS (one entry per student, named by the student's id:
     a folder, a .zip, a .py or a .ipynb) and write the results to --out."""
+    from grader.batch.gradebook import RosterError
     from grader.batch.run import BatchError, BatchOptions, run_batch
 
     if resume and force:
@@ -87,6 +88,9 @@ def batch_command(submissions, out, exercises, workers, timeout, call_timeout, r
         summary = run_batch(options, progress)
     except BatchError as exc:
         raise UsageProblem(str(exc)) from None
+    except RosterError as exc:
+        # Raised before grading (nothing to redo), but RESULTS now holds an empty journal.
+        raise UsageProblem(f"{exc}, then rerun with --resume") from None
     except KeyboardInterrupt:
         click.echo(f"interrupted: the finished results are in {out}; rerun with --resume to continue", err=True)
         sys.exit(130)

@@ -9,11 +9,21 @@ roster, students who submitted nothing get a row too (status ``missing``).
 ``--canvas`` writes canvas.csv in Canvas's gradebook import layout: the five student
 columns, then one assignment column holding the total, with a "Points Possible" row.
 Students with no submission are left blank there (Canvas then changes nothing for them).
+
+Matching must be unambiguous: a submission id that names two roster rows (say one
+student's SIS Login ID is another's Canvas ID), or two submissions that name one row,
+is refused with both names (``RosterError``) rather than guessed, since a guess puts a
+score on the wrong student's row.
+
+Every cell goes through ``safe_cell``: a spreadsheet opening either file must never
+take a student id, a name or a message for a formula (OWASP's CSV injection rule).
 """
 
 from __future__ import annotations
 
 import csv
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +35,37 @@ ID_COLUMNS = ["ID", "SIS User ID", "SIS Login ID", "id", "student_id", "student 
 NAME_COLUMNS = ["Student", "name", "Name", "student name"]
 
 
+# OWASP (CSV Injection): a cell starting with one of these may be run as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A number as we write one (``f"{x:g}"``): such a cell is data, never a formula. A leading
+# "+" is not in it: we never write one, and "+1+cmd|..." is the classic attack's shape.
+PLAIN_NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?", re.IGNORECASE)
+
+
+def safe_cell(value: object) -> str:
+    """The text of one CSV cell, safe to open in a spreadsheet (OWASP's rule).
+
+    Numbers are written as numbers (a score of -1.5 stays -1.5); text that a spreadsheet
+    would read as a formula gets a leading single quote, so it shows as the text it is.
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _points(value)
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+class SafeWriter:
+    """``csv.writer`` whose every cell goes through ``safe_cell``: the one way grader.batch writes CSV."""
+
+    def __init__(self, f) -> None:
+        self._writer = csv.writer(f)
+
+    def writerow(self, cells: Iterable[object]) -> None:
+        self._writer.writerow([safe_cell(c) for c in cells])
+
+
 class RosterError(ValueError):
     """The roster file cannot be used (one line, shown to the user)."""
 
@@ -34,11 +75,46 @@ class Roster:
     rows: list[dict[str, str]] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
 
+    def matches(self, student_id: str) -> list[dict[str, str]]:
+        """Every row one of whose id columns holds ``student_id``."""
+        return [row for row in self.rows if any((row.get(c) or "").strip() == student_id for c in ID_COLUMNS if c in row)]
+
     def match(self, student_id: str) -> dict[str, str] | None:
-        for row in self.rows:
-            if any((row.get(c) or "").strip() == student_id for c in ID_COLUMNS if c in row):
-                return row
-        return None
+        """The one row ``student_id`` names, or None; RosterError if it names several."""
+        rows = self.matches(student_id)
+        if len(rows) > 1:
+            shown = " and ".join(self.describe(r) for r in rows[:2])
+            raise RosterError(
+                f"the roster is ambiguous: submission {_quote(student_id)} matches {len(rows)} rows, "
+                f"{shown}; make the ids unique in the roster or rename the submission"
+            )
+        return rows[0] if rows else None
+
+    def assign(self, student_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+        """The row of each submission that has one; RosterError if any match is ambiguous.
+
+        Ambiguous: one id naming several rows, or several ids naming one row (two
+        submissions of one student, or one student's login another's Canvas ID).
+        """
+        rows: dict[str, dict[str, str]] = {}
+        owner: dict[int, str] = {}  # id(row) -> the submission that claimed it
+        for sid in student_ids:
+            row = self.match(sid)
+            if row is None:
+                continue
+            if id(row) in owner and owner[id(row)] != sid:
+                raise RosterError(
+                    f"the roster is ambiguous: submissions {_quote(owner[id(row)])} and {_quote(sid)} both match "
+                    f"the row of {self.describe(row)}; remove one submission or fix the roster"
+                )
+            owner[id(row)] = sid
+            rows[sid] = row
+        return rows
+
+    def describe(self, row: dict[str, str]) -> str:
+        """A row as an error message names it: its name and its first id."""
+        name, primary = self.name(row), self.primary_id(row)
+        return f"{_quote(name)} (id {_quote(primary)})" if name else _quote(primary)
 
     def primary_id(self, row: dict[str, str]) -> str:
         for c in ID_COLUMNS:
@@ -75,22 +151,39 @@ def load_roster(path: Path) -> Roster:
     return Roster(rows, columns)
 
 
+def _quote(text: str) -> str:
+    """Quoted, on one line: ids come from folder names, which may hold any character."""
+    return repr(text)
+
+
 def _points(value: float) -> str:
     return f"{value:g}"
 
 
 def write_grades(results: ClassResults, path: Path, roster: Roster | None = None) -> None:
     header = ["student"] + (["name"] if roster else []) + results.names + ["total", "status", "note"]
+    names = _names(results, roster) if roster else {}
     with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
+        writer = SafeWriter(f)
         writer.writerow(header)
         for s in results.students:
-            row = [s.id]
+            row: list[object] = [s.id]
             if roster:
-                row.append(roster.name(roster.match(s.id)))
-            row += [_points(s.results[name].score) for name in results.names]
-            row += [_points(s.total), s.status, _note(s)]
+                row.append(names.get(s.id, ""))
+            row += [s.results[name].score for name in results.names]
+            row += [s.total, s.status, _note(s)]
             writer.writerow(row)
+
+
+def _names(results: ClassResults, roster: Roster) -> dict[str, str]:
+    """Each student's roster name. Submissions are matched (refused if ambiguous); a
+    student who submitted nothing is named by the row their id was taken from."""
+    rows = roster.assign(s.id for s in results.submitted())
+    names = {sid: roster.name(row) for sid, row in rows.items()}
+    for row in roster.rows:
+        primary = roster.primary_id(row)
+        names.setdefault(primary, roster.name(row))
+    return names
 
 
 def _note(s: StudentRecord) -> str:
@@ -101,22 +194,18 @@ def _note(s: StudentRecord) -> str:
 
 
 def write_canvas(results: ClassResults, roster: Roster, path: Path, assignment: str) -> list[str]:
-    """Write the Canvas import file; return the ids of submissions no roster row matches."""
-    by_row: dict[int, StudentRecord] = {}
-    unmatched = []
-    for s in results.students:
-        if s.status == MISSING:
-            continue
-        row = roster.match(s.id)
-        if row is None:
-            unmatched.append(s.id)
-        else:
-            by_row[id(row)] = s
+    """Write the Canvas import file; return the ids of submissions no roster row matches.
+
+    RosterError, before anything is written, if a match is ambiguous."""
+    submitted = [s for s in results.students if s.status != MISSING]
+    rows = roster.assign(s.id for s in submitted)
+    by_row = {id(rows[s.id]): s for s in submitted if s.id in rows}
+    unmatched = [s.id for s in submitted if s.id not in rows]
     with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
+        writer = SafeWriter(f)
         writer.writerow(CANVAS_COLUMNS + [assignment])
-        writer.writerow(["Points Possible", "", "", "", "", _points(results.max_total)])
+        writer.writerow(["Points Possible", "", "", "", "", results.max_total])
         for row in roster.rows:
             s = by_row.get(id(row))
-            writer.writerow([row.get(c, "") for c in CANVAS_COLUMNS] + [_points(s.total) if s else ""])
+            writer.writerow([row.get(c, "") for c in CANVAS_COLUMNS] + [s.total if s else ""])
     return unmatched

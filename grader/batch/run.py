@@ -199,6 +199,8 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
     graded_now = 0
     try:
         entries = discover(submissions).entries
+        if roster:  # an ambiguous match would put a score on another student's row: refuse before grading
+            roster.assign(e.id for e in entries)
         previous = latest(read_journal(out / JOURNAL)) if opts.resume else {}
         hide = _hide_dirs([submissions, out])
         jobs, reused = [], 0
