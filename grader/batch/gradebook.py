@@ -1,10 +1,11 @@
 """grades.csv (one row per student, a column per exercise, a total) and the Canvas import.
 
-Both are written with the csv module. A roster is a CSV with a row per enrolled student:
-a Canvas gradebook export (``Student, ID, SIS User ID, SIS Login ID, Section, ...``) or
-any CSV with an ``id`` column (and optionally ``name``). A submission belongs to the
-roster row whose ID, SIS User ID, SIS Login ID or id equals the submission's id; with a
-roster, students who submitted nothing get a row too (status ``missing``).
+Both are written by ``SafeWriter`` (the csv module, every cell through ``safe_cell``).
+A roster is a CSV with a row per enrolled student: a Canvas gradebook export (``Student,
+ID, SIS User ID, SIS Login ID, Section, ...``) or any CSV with an ``id`` column (and
+optionally ``name``). A submission belongs to the roster row whose ID, SIS User ID, SIS
+Login ID or id equals the submission's id; with a roster, students who submitted nothing
+get a row too (status ``missing``).
 
 ``--canvas`` writes canvas.csv in Canvas's gradebook import layout: the five student
 columns, then one assignment column holding the total, with a "Points Possible" row.
