@@ -6,8 +6,9 @@ was writing; a torn last line is ignored on reading and cut off before appending
 An exclusive lock on RESULTS/.lock keeps two batches from writing the same journal.
 
 ``--resume`` reuses a line when its student id, submission digest and fingerprint (the
-checks, solutions and options it was graded with) all match, and it is not an error of
-the grader's own (``retry``). Later lines for the same student win.
+checks, solutions and options it was graded with) all match, and it records no failure
+of the grader's own (a ``retry`` error, a check in status "error"). Later lines for the
+same student win.
 """
 
 from __future__ import annotations
@@ -52,11 +53,27 @@ def latest(entries: list[dict]) -> dict[str, dict]:
 
 
 def reusable(doc: dict | None, digest: str, fingerprint: str) -> bool:
+    """Whether ``--resume`` may keep this line instead of grading the student again."""
     return bool(
         doc is not None
         and doc.get("digest") == digest
         and doc.get("fingerprint") == fingerprint
-        and not doc.get("retry")
+        and not grader_failed(doc)
+    )
+
+
+def grader_failed(doc: dict) -> bool:
+    """The line records a failure of the grader's, or one it could not pin on the submission:
+    a ``retry`` error, or a check whose status is "error" (a reference worker or check that
+    failed: see grader.results)."""
+    if doc.get("retry"):
+        return True
+    exercises = doc.get("exercises") or []
+    if not isinstance(exercises, list):
+        return True  # not a line this grader wrote
+    return any(
+        not isinstance(ex, dict) or any(isinstance(c, dict) and c.get("status") == "error" for c in ex.get("checks", []))
+        for ex in exercises
     )
 
 

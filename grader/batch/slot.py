@@ -8,8 +8,16 @@ modules, pytest's caches, reference objects) survives from one student to the ne
 no import is paid again. A child that outlives the submission's time limit is killed
 with everything it started, and the student gets an "error" result saying so.
 
-The slot runs no submitted code itself. It talks JSON lines: a job per line on stdin, a
-message per line on stdout (``{"ready": ...}`` once, then ``{"result": ...}`` per job).
+The slot runs no submitted code itself. It talks JSON lines: a job per line on stdin
+(``{"job": {...}, "token": "<hex>"}``), a message per line on stdout (``{"ready": ...}``
+once, then ``{"result": {...}, "job": id, "token": "<hex>"}`` per job).
+
+The token is a secret drawn per job by the batch (:class:`SlotProcess`). The slot keeps
+it out of the job it grades, and so out of every worker's config; the zygote that forks
+student workers was started before any token existed. The per-submission child, a fork
+of the slot, returns it with its result; the slot passes a result on only with its job's
+token, and the batch accepts one only for the job it sent, with that job's token. A
+line written into either pipe by anyone else (through /proc, say) cannot carry it.
 
     python -m grader.batch.slot        # what SlotProcess starts; the batch does this for you
 
@@ -20,7 +28,9 @@ from __future__ import annotations
 
 import gc
 import json
+import hmac
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -112,13 +122,17 @@ class Slot:
                 self.fingerprints[key] = f"unavailable: {exc}"
         return self.fingerprints[key]
 
-    def run(self, job: dict) -> dict:
-        result = self.grade(job)
+    def run(self, job: dict, token: str = "") -> dict:
+        result = self.grade(job, token)
         self.cleanup()
         return result
 
-    def grade(self, job: dict) -> dict:
-        """Grade ``job`` in a fresh child; call :meth:`cleanup` once the result is passed on."""
+    def grade(self, job: dict, token: str = "") -> dict:
+        """Grade ``job`` in a fresh child; call :meth:`cleanup` once the result is passed on.
+
+        ``token`` is the job's secret: the child returns it with its result, and output
+        without it (or for another student) is not taken for a result.
+        """
         from grader.batch.job import error_result
 
         start = time.monotonic()
@@ -136,34 +150,39 @@ class Slot:
         pid = os.fork()
         if pid == 0:  # the trusted child: grade, report, leave without running atexit
             os.close(read_fd)
-            _child(job, self, scratch, write_fd)
+            _child(job, token, self, scratch, write_fd)
         os.close(write_fd)
         data, finished = _read_until(read_fd, start + limit)
         os.close(read_fd)
         elapsed = time.monotonic() - start
         self._pending = (pid, scratch)
-        result = None
-        if finished:
-            try:
-                result = json.loads(data)
-            except ValueError:
-                result = None
+        result = _child_result(data, job, token) if finished else None
         if result is not None:
             # The child closed its end when it was done: it may still be tearing down its
             # memory, which cleanup() waits for after the result has gone out.
             result.setdefault("timing", {})["slot"] = round(elapsed, 4)
             return result
+        stopped = not finished and _stopped(pid)
         if not finished:
             _kill(pid)
         # Stopped or dead mid-conversation with the zygote: start a clean one, so no
         # stale reply or runaway worker reaches the next student.
         status = self.cleanup(restart_zygote=True)
+        if stopped:
+            # SIGSTOP from outside: not the submission's slowness as far as we can tell.
+            return error_result(
+                job, "the grader's process for this submission was stopped by a signal", retry=True, seconds=elapsed
+            )
         if not finished:
             return error_result(
                 job,
                 f"grading was stopped after {limit:g} s, the time limit for one submission "
                 "(an endless loop, or very slow code?)",
                 seconds=elapsed,
+            )
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            return error_result(
+                job, "the grader's process for this submission sent a result that was not its own", retry=True, seconds=elapsed
             )
         how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"code {os.WEXITSTATUS(status)}"
         return error_result(job, f"the grader's process for this submission died ({how})", retry=True, seconds=elapsed)
@@ -181,7 +200,7 @@ class Slot:
         return status
 
 
-def _child(job: dict, slot: Slot, scratch: Path, write_fd: int) -> None:
+def _child(job: dict, token: str, slot: Slot, scratch: Path, write_fd: int) -> None:
     from grader.batch.job import error_result, grade_job
     from grader.sandbox import die_with_parent
 
@@ -195,10 +214,10 @@ def _child(job: dict, slot: Slot, scratch: Path, write_fd: int) -> None:
         # the job's scratch folder, which the slot removes whatever happens.
         tempfile.tempdir = str(scratch)
         try:
-            result = grade_job(job, slot.zygote, scratch, slot.registry, hide_dirs=job.get("hide", []))
+            result = grade_job(job, slot.zygote, scratch, slot.registry)
         except BaseException as exc:  # noqa: BLE001 - the grader itself failed: say so
             result = error_result(job, f"the grader itself failed: {type(exc).__name__}: {exc}", retry=True)
-        payload = json.dumps(result).encode()
+        payload = json.dumps({"token": token, "result": result}).encode()
         view = memoryview(payload)
         while view:
             n = os.write(write_fd, view)
@@ -208,6 +227,36 @@ def _child(job: dict, slot: Slot, scratch: Path, write_fd: int) -> None:
         code = 70
     finally:
         os._exit(code)
+
+
+def _child_result(data: bytes, job: dict, token: str) -> dict | None:
+    """The child's result if ``data`` is exactly one, for ``job``, with its token; else None."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or not _same(doc.get("token"), token):
+        return None
+    result = doc.get("result")
+    if not isinstance(result, dict) or result.get("id") != job["id"]:
+        return None
+    return result
+
+
+def _same(got: object, token: str) -> bool:
+    """``got`` is ``token`` (compared in constant time: no timing hints about it)."""
+    return isinstance(got, str) and hmac.compare_digest(got.encode(), token.encode())
+
+
+def _stopped(pid: int) -> bool:
+    """Whether ``pid`` is stopped (SIGSTOP, or traced), per /proc; False where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    # The state follows the command name, which is in parentheses and may hold any byte.
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] in (b"T", b"t")
 
 
 def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
@@ -245,8 +294,10 @@ def main() -> None:
     for line in sys.stdin:
         if not line.strip():
             continue
-        job = json.loads(line)
-        channel.write(json.dumps({"result": slot.grade(job)}) + "\n")
+        envelope = json.loads(line)  # from the batch process, which is trusted
+        job, token = envelope["job"], envelope["token"]
+        result = slot.grade(job, token)
+        channel.write(json.dumps({"result": result, "job": job["id"], "token": token}) + "\n")
         slot.cleanup()
     try:
         slot.zygote.close()
@@ -261,8 +312,22 @@ class SlotDied(RuntimeError):
     """The slot process ended (or stopped answering) while a job was out."""
 
 
+class SlotUntrusted(SlotDied):
+    """The slot's output was not a result for the job it was given: it is killed, never believed.
+
+    ``accepted`` holds the messages that came before the bad line, each checked and
+    already taken off the slot's jobs: pass them on before retrying the rest.
+    """
+
+    def __init__(self, message: str, accepted: list[dict]):
+        super().__init__(message)
+        self.accepted = accepted
+
+
 class SlotProcess:
     """Starts ``python -m grader.batch.slot`` and exchanges JSON lines with it."""
+
+    command = (sys.executable, "-m", "grader.batch.slot")  # tests start a fake slot instead
 
     def __init__(self, log_path: Path | str | None = None):
         self.log_path = Path(log_path) if log_path else None
@@ -270,7 +335,7 @@ class SlotProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "grader.batch.slot"],
+                list(self.command),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -282,6 +347,7 @@ class SlotProcess:
                 log.close()
         self._buffer = b""
         self.jobs: deque[dict] = deque()  # sent and not answered yet, in order
+        self._tokens: deque[str] = deque()  # each job's secret, in the same order
         self.started_at = 0.0  # when the slot began on jobs[0] (as far as we can tell)
         self.ready = False
 
@@ -294,17 +360,29 @@ class SlotProcess:
         return self.proc.stdout.fileno()
 
     def send(self, job: dict) -> None:
+        """Hand the slot a job, with a fresh secret its result must carry back.
+
+        A slot that is gone raises nothing here: the job stays in ``jobs`` and the
+        slot's stdout reaches EOF, which read_messages reports like any other death.
+        """
         if not self.jobs:
             self.started_at = time.monotonic()
+        token = secrets.token_hex(16)
         self.jobs.append(job)
+        self._tokens.append(token)
         try:
-            self.proc.stdin.write((json.dumps(job) + "\n").encode())
+            self.proc.stdin.write((json.dumps({"job": job, "token": token}) + "\n").encode())
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
-            raise SlotDied(self.describe_exit()) from None
+            self.kill()
 
     def read_messages(self) -> list[dict]:
-        """Messages available now (call when fileno() is readable). Raises SlotDied at EOF."""
+        """Messages available now (call when fileno() is readable).
+
+        Raises SlotDied at EOF, and SlotUntrusted (after killing the slot) for a line
+        that is not JSON, not a message of the protocol, or a result that does not name
+        the job out or lacks its token.
+        """
         chunk = os.read(self.fileno(), 1 << 20)
         if not chunk:
             raise SlotDied(self.describe_exit())
@@ -312,15 +390,42 @@ class SlotProcess:
         *lines, self._buffer = self._buffer.split(b"\n")
         out = []
         for line in lines:
-            if line.strip():
-                msg = json.loads(line)
-                if msg.get("ready"):
-                    self.ready = True
-                if "result" in msg and self.jobs:
-                    self.jobs.popleft()
-                    self.started_at = time.monotonic()
-                out.append(msg)
+            if not line.strip():
+                continue
+            problem = self._check(line)
+            if problem:
+                self.kill()
+                raise SlotUntrusted(f"the grading slot sent {problem}; it was stopped", out)
+            msg = json.loads(line)
+            if "result" in msg:
+                job = self.jobs.popleft()
+                self._tokens.popleft()
+                self.started_at = time.monotonic()
+                out.append({"result": msg["result"], "job": job})
+            else:
+                self.ready = True
+                out.append({"ready": True})
         return out
+
+    def _check(self, line: bytes) -> str:
+        """What is wrong with one line from the slot, or "" for a message we accept."""
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            return "a line that is not JSON"
+        if not isinstance(msg, dict):
+            return "a line that is not a message"
+        if "result" not in msg:
+            return "" if msg.get("ready") is True and not self.ready else "a message it should not send"
+        if not self.jobs:
+            return "a result while it had no job"
+        job_id = self.jobs[0]["id"]
+        result = msg["result"]
+        if msg.get("job") != job_id or not isinstance(result, dict) or result.get("id") != job_id:
+            return f"a result that is not for its job ({job_id})"
+        if not _same(msg.get("token"), self._tokens[0]):
+            return f"a result for {job_id} without that job's token"
+        return ""
 
     def run(self, job: dict, timeout: float | None = None) -> dict:
         """Send one job and wait for its result (the Dask path)."""
