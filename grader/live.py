@@ -10,7 +10,6 @@ opposed to a replayed reference, ``grader.replay``). Every way a worker can misb
 from __future__ import annotations
 
 import os
-import select
 import signal
 import socket
 import time
@@ -208,6 +207,10 @@ class LiveTransport:
             self.budget.spend(time.monotonic() - start)
         self.generation += 1
         self.hello, _ = self.worker.hello
+        if "isolation_error" in self.hello:
+            # Refused before any submitted code ran: the grader's failure, never the student's.
+            self.worker.kill()
+            raise RemoteError(f"the grader could not isolate {self.subject}: {self.hello['isolation_error']}")
         if not self.hello.get("ready"):
             err = self.hello.get("error", {})
             self.worker.kill()
