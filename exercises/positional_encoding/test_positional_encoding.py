@@ -7,6 +7,21 @@ from grader.compare import CheckFailure, describe_difference, expect, expect_clo
 from grader.remote import StudentError
 
 SIZES = [(1, 2), (10, 4), (50, 16), (33, 64), (7, 128)]
+# What test_values_match_reference asks: one position at the smallest width, then ranges
+# around the other SIZES (max_len, even d_model), drawn per grading seed so that a kit's
+# recorded tables do not answer instructor grading.
+SIZE_RANGES = [((1, 1), (2, 2)), ((8, 12), (4, 8)), ((40, 60), (12, 20)), ((28, 40), (56, 64)), ((5, 9), (120, 128))]
+
+
+def _draw(generator, low: int, high: int, even: bool = False) -> int:
+    """An int in [low, high] (an even one when ``even``) from the check's seeded generator."""
+    if even:
+        return 2 * _draw(generator, (low + 1) // 2, high // 2)
+    return int(torch.randint(low, high + 1, (1,), generator=generator))
+
+
+def seeded_sizes(generator) -> list[tuple[int, int]]:
+    return [(_draw(generator, *lens), _draw(generator, *widths, even=True)) for lens, widths in SIZE_RANGES]
 
 
 def _encoding(namespace, max_len: int, d_model: int) -> torch.Tensor:
@@ -46,8 +61,8 @@ def test_dtype_is_float32(student):
 
 
 @pytest.mark.points(3)
-def test_values_match_reference(student, reference):
-    for max_len, d_model in SIZES:
+def test_values_match_reference(student, reference, generator):
+    for max_len, d_model in seeded_sizes(generator):
         expected = reference.sinusoidal_positional_encoding(max_len, d_model)
         mistakes = reference.diagnose(lambda ns: ns.sinusoidal_positional_encoding(max_len, d_model))
         expect_close(
@@ -91,8 +106,10 @@ def test_even_columns_sine_odd_columns_cosine(student):
 
 
 @pytest.mark.points(2)
-def test_large_positions_stay_accurate(student, reference):
-    max_len, d_model = 4096, 16  # narrow: the kit replays this table and each mistake's
+def test_large_positions_stay_accurate(student, reference, generator):
+    # Narrow (the kit replays this table and each mistake's), positions up to 4096, the
+    # size drawn per grading seed (a recorded table must not answer instructor grading).
+    max_len, d_model = _draw(generator, 3584, 4096), _draw(generator, 12, 20, even=True)
     what = f"sinusoidal_positional_encoding({max_len}, {d_model})"
     expected = reference.sinusoidal_positional_encoding(max_len, d_model)
     mistakes = reference.diagnose(lambda ns: ns.sinusoidal_positional_encoding(max_len, d_model))

@@ -32,8 +32,15 @@ def test_dtypes_preserved(student, reference, generator, dtype):
 
 
 @pytest.mark.points(2)
-def test_large_inputs_stay_finite(student, reference):
-    x = torch.tensor([[1e4, 0.0, -1e4], [1000.0, 1000.0, 999.0], [-1e4, -1e4, -1e4]])
+def test_large_inputs_stay_finite(student, reference, generator):
+    # Rows where a naive exp() overflows (1e4, 1000) or underflows (-1e4) for some or all
+    # entries, then two rows drawn per grading seed, so that a kit's recorded replies do not
+    # answer instructor grading: all near +1000 (every exp overflows) and all near -1000
+    # (every exp underflows). Near 1000 float32 still resolves 1e-4, so every correct way of
+    # computing softmax (max-subtraction, logsumexp) passes; near 1e4 only exact ties do.
+    fixed = torch.tensor([[1e4, 0.0, -1e4], [1000.0, 1000.0, 999.0], [-1e4, -1e4, -1e4]])
+    drawn = torch.tensor([[1000.0], [-1000.0]]) + torch.randn(2, 3, generator=generator) * 2
+    x = torch.cat([fixed, drawn])
     out = student.softmax(x, dim=-1)
     mistakes = reference.diagnose(lambda ns: ns.softmax(x, dim=-1))
     expect_close(out, reference.softmax(x, dim=-1), "softmax of inputs as large as 1e4", mistakes=mistakes,
