@@ -20,7 +20,8 @@ from typing import Callable
 from grader.live import LiveTransport
 from grader.remote import Transport
 from grader.results import ERROR, CheckResult, ExerciseResult
-from grader.sandbox import Limits
+from grader.jail import JailPolicy
+from grader.sandbox import BEST_EFFORT, Limits
 from grader.spec import ExerciseSpec
 from grader.submission import Submission
 from grader.worker import WorkerConfig
@@ -39,9 +40,9 @@ class GradeOptions:
     settings: dict[str, str] = field(default_factory=dict)
     # Builds the reference transport; None means live, from the installed solutions.
     reference_transport: Callable[[ExerciseSpec, "WorkerConfig"], Transport] | None = None
-    # Further folders the student's worker must not see (where the OS allows hiding),
-    # e.g. a batch's results and the other students' submissions.
-    hide_dirs: list[str] = field(default_factory=list)
+    # How much of the jail (grader/jail.py) student workers insist on: a batch requires it;
+    # a student's own `grade exercise` takes what the machine grants.
+    isolation: str = BEST_EFFORT
     # Called with (exercise name, CheckResult) as each check finishes: progress display.
     on_check: Callable[[str, CheckResult], None] | None = None
 
@@ -60,13 +61,41 @@ def resolve_device(device: str) -> str:
     return "cpu"
 
 
-def _solution_dirs(specs: list[ExerciseSpec]) -> list[str]:
-    dirs = set()
-    for spec in specs:
-        for path in (spec.solution, spec.mistakes, *spec.hidden_checks):
-            if path is not None and path.exists():
-                dirs.add(str(path.resolve().parent))
-    return sorted(dirs)
+def _shown_to_students(submission: Submission, inputs: str, settings: dict[str, str]) -> tuple[str, ...]:
+    """The paths a student's jail shows read-only, besides Python itself: the submitted files,
+    the course data, the folder where checks write their inputs, folders named in settings."""
+    from grader.data import data_dir
+
+    paths = [str(p) for p in submission.files.values()]
+    paths += [str(data_dir()), inputs]
+    paths += [v for v in settings.values() if os.path.isabs(v) and os.path.exists(v)]
+    if os.geteuid() == 0:
+        # A root grader's workers run as an unprivileged uid: they read what others may.
+        # (Only read bits are added, and only to the files graded.)
+        for path in submission.files.values():
+            mode = os.stat(path).st_mode
+            if mode & 0o004 == 0:
+                os.chmod(path, mode | 0o044)
+    return tuple(paths)
+
+
+class _SharedInputs:
+    """A student transport that, before each call, makes what checks wrote in the inputs
+    folder readable by the jailed worker (``tempfile`` creates it owner-only)."""
+
+    def __init__(self, transport: Transport, inputs: str):
+        self._transport, self._inputs = transport, inputs
+
+    def roundtrip(self, key, doc, blob):
+        if os.geteuid() == 0:
+            for folder, dirs, files in os.walk(self._inputs):
+                for name in [*dirs, *files]:
+                    path = os.path.join(folder, name)
+                    os.chmod(path, os.stat(path).st_mode | (0o055 if name in dirs else 0o044))
+        return self._transport.roundtrip(key, doc, blob)
+
+    def __getattr__(self, name):
+        return getattr(self._transport, name)
 
 
 def grade(
@@ -91,18 +120,20 @@ def grade(
     if options.device == "auto" and options.reference_transport is None:
         device = _replay_device(specs, device)
     zygote = zygote or default_zygote()
-    logs = tempfile.mkdtemp(prefix="grader-logs-")
-    hide = _solution_dirs(specs)
+    # One private folder per run: worker logs, and the inputs checks write for the student
+    # (tempfile points there while the checks run), which the student's jail shows.
+    run_dir = tempfile.mkdtemp(prefix="grader-run-")
+    logs, inputs = os.path.join(run_dir, "logs"), os.path.join(run_dir, "inputs")
+    os.mkdir(logs)
+    os.mkdir(inputs, 0o755)
+    shown = _shown_to_students(submission, inputs, options.settings)
 
     def config_for(spec: ExerciseSpec, role: str) -> WorkerConfig:
         log = os.path.join(logs, f"{spec.name}-{role}.log")
         if role == "student":
             files = {m: str(p) for m, p in submission.files.items()}
-            # Hide the solution folders, except one the submission itself lives in
-            # (``grade check-solutions`` grades the solutions as a submission).
-            own = {str(Path(p).resolve().parent) for p in files.values()}
-            hidden = [d for d in [*hide, *options.hide_dirs] if d not in own]
-            return WorkerConfig("student", spec.module, files, log, options.limits, device, hide_dirs=hidden)
+            jail = JailPolicy(read_only=shown, device=device)
+            return WorkerConfig("student", spec.module, files, log, options.limits, device, jail=jail, isolation=options.isolation)
         by_module = {s.module: s for s in (support or [])}
         files = {m: str(by_module[m].solution) for m in spec.requires if m in by_module and by_module[m].has_solution}
         files[spec.module] = str(spec.solution)
@@ -113,7 +144,7 @@ def grade(
         if role == "student":
             if spec.module in submission.problems:
                 return _MissingTransport(submission.problems[spec.module])
-            return LiveTransport(zygote, config_for(spec, role), f"your {spec.module}.py")
+            return _SharedInputs(LiveTransport(zygote, config_for(spec, role), f"your {spec.module}.py"), inputs)
         if options.reference_transport is not None:
             return options.reference_transport(spec, config_for(spec, role))
         if not spec.has_solution:
@@ -171,12 +202,14 @@ def grade(
     # business in a grading run, and loading them costs seconds.
     saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    saved_tempdir, tempfile.tempdir = tempfile.tempdir, inputs
     try:
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             code = pytest.main(args, plugins=[plugin])
     finally:
         plugin.close()
-        shutil.rmtree(logs, ignore_errors=True)  # worker output logs; messages already read
+        tempfile.tempdir = saved_tempdir
+        shutil.rmtree(run_dir, ignore_errors=True)  # worker output logs (messages already read), inputs
         submission.cleanup()
         if saved is None:
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)

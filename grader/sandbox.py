@@ -1,15 +1,14 @@
-"""Hardening applied inside a freshly forked worker before any submission code runs.
-
-Everything here is best effort and Linux-first: each protection that the OS grants is
-applied and named in the list returned by :func:`harden`; one it refuses is skipped. The
-real guarantee does not depend on these: the verdict is decided in another process.
+"""Hardening applied inside a freshly forked student worker before any submission code runs.
 
 - its own session (so the grader can kill it and everything it started),
 - stdin from /dev/null, stdout/stderr to a capped log file (an output flood fills nothing),
-- resource limits: address space, CPU seconds, file size, no core dumps,
-- a fresh network namespace (no network) and mount namespace in which the solution
-  folders are covered by an empty tmpfs, where the kernel allows it,
+- the jail (``grader/jail.py``): own PID, mount and network namespaces, a minimal
+  read-only root, no privileges, a seccomp filter; required in a batch, best effort on a
+  student's own machine,
+- resource limits: address space, CPU seconds, file size, processes, no core dumps,
 - ``import solutions`` (and any other hidden package) refused.
+
+Verdicts never depend on any of this: they are decided in another process.
 """
 
 from __future__ import annotations
@@ -23,12 +22,16 @@ import signal
 import sys
 from dataclasses import dataclass, field
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWNET = 0x40000000
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
+from grader import jail
+from grader.jail import JailPolicy
+
 PR_SET_PDEATHSIG = 1
+# How much isolation a student worker insists on (see harden()).
+REQUIRED, BEST_EFFORT, OFF = "required", "best-effort", "off"
+ISOLATION_MODES = (REQUIRED, BEST_EFFORT, OFF)
+# The empty folder, in the zygote's private working folder, each jailed worker builds its
+# root on (in its own mount namespace, so workers never see each other's).
+JAIL_ROOT = "jail-root"
 
 
 @dataclass(frozen=True)
@@ -90,44 +93,21 @@ def kill_worker(pid: int) -> None:
             continue
 
 
-def _unshare_and_hide(hide: list[str], result: Hardening) -> None:
-    libc = _libc()
-    uid, gid = os.getuid(), os.getgid()
-    flags = CLONE_NEWNET | CLONE_NEWNS
-    if libc.unshare(flags) != 0:
-        # Not root: an unprivileged user namespace may still grant both.
-        if libc.unshare(flags | CLONE_NEWUSER) != 0:
-            result.skipped.append("network and mount namespaces (unshare refused)")
-            return
-        try:
-            with open("/proc/self/setgroups", "w") as f:
-                f.write("deny")
-            with open("/proc/self/uid_map", "w") as f:
-                f.write(f"{uid} {uid} 1")
-            with open("/proc/self/gid_map", "w") as f:
-                f.write(f"{gid} {gid} 1")
-        except OSError:
-            pass
-    result.applied.append("no network (new network namespace)")
-    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        result.skipped.append("hiding solution folders (mount refused)")
-        return
-    for path in hide:
-        if os.path.isdir(path) and libc.mount(b"tmpfs", path.encode(), b"tmpfs", 0, b"size=4k") == 0:
-            result.applied.append(f"hidden: {path}")
-        elif os.path.isdir(path):
-            result.skipped.append(f"hiding {path} (mount refused)")
-
-
 def harden(
     limits: Limits,
     log_path: str,
-    hide_dirs: list[str],
     block_packages: set[str],
     device: str = "cpu",
+    policy: JailPolicy | None = None,
+    isolation: str = REQUIRED,
 ) -> Hardening:
+    """Harden this freshly forked student worker; returns (in the jailed worker) what was applied.
+
+    ``isolation``: ``required`` raises :class:`~grader.jail.JailUnavailable` when the
+    kernel refuses the jail; ``best-effort`` goes on without it and says so; ``off`` skips it.
+    """
     result = Hardening()
-    os.setsid()
+    os.setsid()  # the grader kills this group; the jailed worker cannot leave it (seccomp)
     die_with_parent()
 
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -138,7 +118,15 @@ def harden(
     for fd in (devnull, log):
         os.close(fd)
 
-    _unshare_and_hide(hide_dirs, result)
+    if isolation == OFF:
+        result.skipped.append("isolation (--no-sandbox)")
+    else:
+        try:
+            result.applied += jail.enter(policy or JailPolicy(device=device), os.path.abspath(JAIL_ROOT)).layers
+        except jail.JailUnavailable as exc:
+            if isolation == REQUIRED:
+                raise
+            result.skipped.append(f"isolation ({exc})")
 
     # A write past the cap must fail with EFBIG in the student's print(), not kill us.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

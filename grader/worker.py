@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader import wire
-from grader.sandbox import Hardening, Limits, harden
+from grader.jail import JailPolicy, JailUnavailable
+from grader.sandbox import BEST_EFFORT, Hardening, Limits, harden
 
 ROOT_MODULE = "module"
 MISTAKE_PREFIX = "mistake:"
@@ -47,18 +48,22 @@ class WorkerConfig:
     limits: Limits = field(default_factory=Limits)
     device: str = "cpu"
     mistakes_file: str | None = None
-    hide_dirs: list[str] = field(default_factory=list)
     block_packages: list[str] = field(default_factory=lambda: ["solutions"])
+    # The student's jail: what it shows, and whether the worker may run without it.
+    jail: JailPolicy = field(default_factory=JailPolicy)
+    isolation: str = BEST_EFFORT
 
     def to_json(self) -> dict:
         doc = dict(self.__dict__)
         doc["limits"] = self.limits.to_json()
+        doc["jail"] = self.jail.to_json()
         return doc
 
     @classmethod
     def from_json(cls, doc: dict) -> "WorkerConfig":
         doc = dict(doc)
         doc["limits"] = Limits.from_json(doc.get("limits", {}))
+        doc["jail"] = JailPolicy.from_json(doc.get("jail", {}))
         return cls(**doc)
 
 
@@ -245,9 +250,15 @@ def run(sock: socket.socket, config: WorkerConfig) -> None:
     try:
         hardening = Hardening()
         if config.role == "student":
-            hardening = harden(
-                config.limits, config.log_path, config.hide_dirs, set(config.block_packages), config.device
-            )
+            try:
+                hardening = harden(
+                    config.limits, config.log_path, set(config.block_packages), config.device,
+                    config.jail, config.isolation,
+                )  # fmt: skip
+            except JailUnavailable as exc:
+                # Said before any submitted code ran: the grader's failure, not the student's.
+                wire.send_frame(sock, {"ready": False, "isolation_error": str(exc)})
+                os._exit(0)
         import torch
 
         torch.set_num_threads(max(1, config.limits.threads))
@@ -257,11 +268,16 @@ def run(sock: socket.socket, config: WorkerConfig) -> None:
         except BaseException as exc:  # noqa: BLE001 - the submission may do anything at import
             hello = {"ready": False, "error": describe_exception(exc, worker.files)}
         hello["hardening"] = hardening.applied
+        hello["unprotected"] = hardening.skipped
         wire.send_frame(sock, hello)
         if hello["ready"]:
             worker.serve()
-    except BaseException:  # noqa: BLE001
+    except BaseException as exc:  # noqa: BLE001 - the log is the only place left to say it
         code = 70
+        try:
+            traceback.print_exception(exc)
+        except BaseException:  # noqa: BLE001
+            pass
     finally:
         try:
             sys.stdout.flush()

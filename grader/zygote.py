@@ -121,10 +121,25 @@ def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
             kill_worker(pid)
 
 
+# What the zygote (and so every worker, which can read its own environment) inherits of
+# ours: what Python, torch and CUDA need to run, never the instructor's tokens or secrets.
+ENVIRONMENT_KEPT = ("PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "VIRTUAL_ENV", "PYTHONPATH",
+                    "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
+                    "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # fmt: skip
+ENVIRONMENT_KEPT_PREFIXES = ("LC_", "CUDA_", "NVIDIA_", "PYTORCH_", "TORCH_")
+
+
+def worker_environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in ENVIRONMENT_KEPT or k.startswith(ENVIRONMENT_KEPT_PREFIXES)}
+    env["HOME"] = "/tmp"  # a jailed worker's only writable folder
+    return env
+
+
 def main() -> None:
-    from grader.sandbox import die_with_parent
+    from grader.sandbox import JAIL_ROOT, die_with_parent
 
     die_with_parent()
+    os.mkdir(JAIL_ROOT)  # in our private working folder; each worker mounts its root on it
     control = socket.socket(fileno=int(sys.argv[1]))
     try:
         _serve(control, tuple(sys.argv[2:]))
@@ -160,6 +175,7 @@ class Zygote:
             pass_fds=[child.fileno()],
             cwd=self.scratch,
             stdin=subprocess.DEVNULL,
+            env=worker_environment(),
         )
         child.close()
         self._owner = os.getpid()

@@ -57,8 +57,10 @@ def _exercises(value: str | None) -> list[str] | None:
               envvar="GRADER_GPT2_CHECKPOINT", help="GPT-2 checkpoint folder for gpt2_loading (HF layout).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+@click.option("--no-sandbox", is_flag=True,
+              help="Grade even where student code cannot be isolated (every result is marked so): trusted code only.")
 def batch_command(submissions, out, exercises, workers, timeout, call_timeout, resume, force, cluster, cluster_timeout, roster,
-                  canvas, assignment, device, seed, checkpoint, as_json, no_progress) -> None:  # fmt: skip
+                  canvas, assignment, device, seed, checkpoint, as_json, no_progress, no_sandbox) -> None:  # fmt: skip
     """Grade every submission in SUBMISSIONS (one entry per student, named by the student's id:
     a folder, a .zip, a .py or a .ipynb) and write the results to --out."""
     from grader.batch.gradebook import RosterError
@@ -78,6 +80,7 @@ def batch_command(submissions, out, exercises, workers, timeout, call_timeout, r
         call_timeout=call_timeout, device=device, seed=seed, resume=resume, force=force, cluster=cluster, cluster_timeout=cluster_timeout,
         roster=roster, canvas=canvas, assignment=assignment,
         settings={"checkpoint": str(checkpoint.resolve())} if checkpoint else {},
+        sandbox=not no_sandbox,
     )  # fmt: skip
     progress = None
     if not no_progress:

@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from grader.sandbox import Limits
+from grader.sandbox import REQUIRED, Limits
 
 GRADED, ERROR, MISSING = "graded", "error", "missing"
 
@@ -45,6 +45,8 @@ class JobOptions:
     memory_bytes: int = Limits.memory_bytes
     output_bytes: int = Limits.output_bytes
     settings: dict[str, str] = field(default_factory=dict)
+    # "required": a machine that cannot jail student workers grades nobody; "off": --no-sandbox.
+    isolation: str = REQUIRED
 
     def __post_init__(self) -> None:
         # One spelling per value, so equal options always give the same fingerprint.
@@ -119,7 +121,7 @@ def error_result(job: dict, message: str, retry: bool = False, seconds: float = 
     }
 
 
-def grade_job(job: dict, zygote, scratch: Path, registry=None, hide_dirs: list[str] = ()) -> dict:
+def grade_job(job: dict, zygote, scratch: Path, registry=None) -> dict:
     """Grade one submission (in a trusted process of its own); never raises."""
     from grader.api import with_requirements
     from grader.batch.unpack import UnpackError, materialize, resolve
@@ -147,7 +149,7 @@ def grade_job(job: dict, zygote, scratch: Path, registry=None, hide_dirs: list[s
         seed=options.seed,
         limits=options.limits(),
         settings=dict(options.settings),
-        hide_dirs=list(hide_dirs),
+        isolation=options.isolation,
     )
     graded = time.monotonic()
     results = grade(specs, submission, grade_options, zygote=zygote, support=support)

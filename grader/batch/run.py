@@ -16,8 +16,6 @@ import json
 import os
 import shutil
 import statistics
-import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Callable, Protocol
 
 from grader.batch.discover import discover
 from grader.batch.job import ERROR, GRADED, JobOptions, error_result, fingerprint
+from grader.sandbox import OFF, REQUIRED
 from grader.batch.journal import (
     JOURNAL,
     LOCK,
@@ -61,6 +60,7 @@ class BatchOptions:
     canvas: bool = False
     assignment: str = "Transformer course"
     settings: dict[str, str] = field(default_factory=dict)
+    sandbox: bool = True  # False: --no-sandbox, every result marked "graded without isolation"
 
 
 @dataclass
@@ -103,18 +103,18 @@ class Progress(Protocol):
     def stop(self) -> None: ...
 
 
-def _hide_dirs(paths: list[Path]) -> list[str]:
-    """Folders student workers must not see, unless hiding them would hide what workers need."""
-    import grader
+def _require_isolation(opts: BatchOptions) -> None:
+    """Never grade a class without the jail unless told to (a Dask worker checks its own machine)."""
+    if not opts.sandbox or opts.cluster:
+        return
+    from grader.jail import HOW_TO_ENABLE, probe
 
-    needed = [Path(grader.__file__).resolve().parent, Path(sys.prefix).resolve(), Path(tempfile.gettempdir()).resolve()]
-    out = []
-    for path in paths:
-        p = path.resolve()
-        if any(n == p or p in n.parents for n in needed):
-            continue
-        out.append(str(p))
-    return out
+    reason = probe()
+    if reason is not None:
+        raise BatchError(
+            f"this machine cannot isolate student code ({reason}); {HOW_TO_ENABLE}; "
+            "or pass --no-sandbox to grade without isolation (every result is then marked so)"
+        )
 
 
 def _seeds(opts: BatchOptions, specs) -> Callable[[str], int]:
@@ -159,6 +159,7 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
         raise BatchError("--canvas needs --roster (a gradebook export from Canvas)")
     if opts.timeout <= 0 or opts.call_timeout <= 0:
         raise BatchError("--timeout and --call-timeout must be positive")
+    _require_isolation(opts)
     roster = None
     if opts.roster:
         from grader.batch.gradebook import RosterError, load_roster
@@ -179,6 +180,7 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
     job_options = JobOptions(
         exercises=[s.name for s in specs], device=opts.device, timeout=opts.timeout,
         call_timeout=opts.call_timeout, settings=dict(opts.settings),
+        isolation=REQUIRED if opts.sandbox else OFF,
     )  # fmt: skip
     seed_of = _seeds(opts, specs)
 
@@ -202,7 +204,6 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
         if roster:  # an ambiguous match would put a score on another student's row: refuse before grading
             roster.assign(e.id for e in entries)
         previous = latest(read_journal(out / JOURNAL)) if opts.resume else {}
-        hide = _hide_dirs([submissions, out])
         jobs, reused = [], 0
         invalid = []
         for entry in entries:
@@ -215,7 +216,7 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
                 continue
             job = {
                 "id": entry.id, "digest": entry.digest, "label": entry.label, "source": entry.source(),
-                "options": options.to_json(), "fingerprint": fp, "hide": hide,
+                "options": options.to_json(), "fingerprint": fp,
             }  # fmt: skip
             if entry.kind == "invalid":
                 invalid.append(error_result(job, entry.problem))
