@@ -117,6 +117,7 @@ def _run(names, submission, device, seed, timeout, solutions=False, settings=Non
                 raise SubmissionError(sub.problems[specs[0].module])
         if seed is None:
             seed = default_seed(specs)
+        _note_missing_isolation()
         return api.grade(specs, sub, _options(device, seed, timeout, settings), support=support)
     except SecretUnavailable as exc:
         raise UserError(str(exc)) from None
@@ -126,6 +127,16 @@ def _run(names, submission, device, seed, timeout, solutions=False, settings=Non
         raise UserError(str(exc)) from None
     except ValueError as exc:  # e.g. --device cuda without CUDA
         raise UserError(str(exc)) from None
+
+
+def _note_missing_isolation() -> None:
+    """Say once, on stderr, when this machine grades without the jail (macOS, WSL, a locked-down
+    container): fine for one's own code, which is all `grade exercise` runs."""
+    from grader.jail import probe
+
+    reason = probe()
+    if reason is not None:
+        click.echo(f"note: grading without isolation on this machine ({reason}); fine for your own code", err=True)
 
 
 def _report(results, as_json: bool, single: bool, force_fail: bool = False) -> None:
