@@ -172,7 +172,7 @@ def write_grades(results: ClassResults, path: Path, roster: Roster | None = None
             if roster:
                 row.append(names.get(s.id, ""))
             row += [s.results[name].score for name in results.names]
-            row += [s.total, s.status, _note(s)]
+            row += [s.total, s.status_text, _note(s)]
             writer.writerow(row)
 
 

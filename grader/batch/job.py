@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from grader.sandbox import REQUIRED, Limits
+from grader.sandbox import OFF, REQUIRED, Limits
 
 GRADED, ERROR, MISSING = "graded", "error", "missing"
 
@@ -166,6 +166,7 @@ def grade_job(job: dict, zygote, scratch: Path, registry=None) -> dict:
         "retry": False,
         "exercises": json.loads(text),
         "seed": options.seed,  # also in each exercise's document: reproduce with --seed
+        "isolated": options.isolation != OFF,  # False: --no-sandbox, said in grades.csv and report.html
         "timing": {"total": round(done - start, 4), "grade": round(done - graded, 4)},
         "host": socket.gethostname(),
     }

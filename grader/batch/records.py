@@ -31,6 +31,9 @@ def shown_message(check: CheckResult) -> str:
     return "" if check.status == PASSED else HIDDEN_NOTE
 
 
+WITHOUT_ISOLATION = "(without isolation)"
+
+
 @dataclass
 class StudentRecord:
     id: str
@@ -38,6 +41,12 @@ class StudentRecord:
     label: str = ""  # the submission's name in SUBMISSIONS
     error: str = ""
     results: dict[str, ExerciseResult] = field(default_factory=dict)  # by exercise name
+    isolated: bool = True  # False: graded with --no-sandbox
+
+    @property
+    def status_text(self) -> str:
+        """The status as outputs show it: a result graded without isolation says so."""
+        return self.status if self.isolated else f"{self.status} {WITHOUT_ISOLATION}"
 
     @property
     def total(self) -> float:
@@ -98,6 +107,7 @@ def build(
     for sid in sorted(lines):
         doc = lines[sid]
         record = StudentRecord(sid, doc.get("status", ERROR), labels.get(sid, sid), doc.get("error", ""))
+        record.isolated = doc.get("isolated", True)
         by_name = {ex.get("exercise"): ex for ex in doc.get("exercises", [])}
         for spec in specs:
             if record.status == GRADED and spec.name in by_name:

@@ -88,6 +88,10 @@ def render(results: ClassResults, title: str = "Batch grading report") -> str:
         + (f"; {len(missing)} students on the roster submitted nothing" if missing else "")
         + f". Maximum {_fmt(results.max_total)} points.</p>"
     ]
+    unisolated = [s for s in students if not s.isolated]
+    if unisolated:
+        lines.append(f'<p class="error">{len(unisolated)} submissions were graded without isolation (--no-sandbox): '
+                     "their code could have read or changed anything the grading user can.</p>")
     rows = []
     for spec in results.exercises:
         scores = [s.results[spec.name].score for s in students]
@@ -150,7 +154,7 @@ def render(results: ClassResults, title: str = "Batch grading report") -> str:
     parts.append(f'<section id="errors"><h2>Students whose grading errored</h2>{body}</section>')
 
     # -- everyone
-    rows = [[escape(s.id)] + [_fmt(s.results[name].score) for name in results.names] + [_fmt(s.total), escape(s.status)]
+    rows = [[escape(s.id)] + [_fmt(s.results[name].score) for name in results.names] + [_fmt(s.total), escape(s.status_text)]
             for s in results.students]  # fmt: skip
     numeric = set(range(1, len(results.names) + 2))
     parts.append(f'<section id="students"><h2>All students</h2>{_table(["student", *results.names, "total", "status"], rows, numeric)}</section>')
