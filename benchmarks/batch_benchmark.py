@@ -75,15 +75,15 @@ class MemorySampler(threading.Thread):
         return self.peak
 
 
-def jobs_for(subs: Path, exercises: list[str]) -> list[dict]:
+def jobs_for(subs: Path, exercises: list[str], isolation: str = "required") -> list[dict]:
     from grader.batch.discover import discover
     from grader.batch.job import JobOptions, fingerprint
 
-    options = JobOptions(exercises, timeout=300, call_timeout=10)
+    options = JobOptions(exercises, timeout=300, call_timeout=10, isolation=isolation)
     fp = fingerprint(options)
     return [
         {"id": e.id, "digest": e.digest, "label": e.label, "source": e.source(), "options": options.to_json(),
-         "fingerprint": fp, "hide": []}
+         "fingerprint": fp}
         for e in discover(subs).entries
     ]  # fmt: skip
 
@@ -155,6 +155,9 @@ def main() -> None:
                         help="comma-separated worker counts (default: 1, half and all cores)")
     parser.add_argument("--baseline", type=int, default=6, help="submissions graded in fresh processes (0: skip)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--isolation", default="required",
+                        help="comma-separated: required (the jail, as grade batch) and/or off (as --no-sandbox); "
+                             "'required,off' measures what the isolation costs")  # fmt: skip
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
 
@@ -167,24 +170,35 @@ def main() -> None:
     else:
         kinds = make_benchmark_class(subs, args.students or 60)
         exercises = ["softmax"]
-    jobs = jobs_for(subs, exercises)
+    modes = args.isolation.split(",")
+    jobs = jobs_for(subs, exercises, modes[0])
     print(f"{len(jobs)} submissions ({', '.join(f'{k} {v}' for k, v in _count(kinds).items())}) of "
           f"{', '.join(exercises)}; {cores} cores", flush=True)  # fmt: skip
 
     report: dict = {"students": len(jobs), "cores": cores, "runs": []}
+    for mode in modes:
+        for w in counts:
+            run = run_pool(jobs_for(subs, exercises, mode), w, work / f"logs-{mode}-{w}")
+            run["isolation"] = mode
+            report["runs"].append(run)
+            print(
+                f"isolation {mode}, workers {w:>2}: wall {run['wall_s']:6.1f} s = start-up {run['startup_s']:4.1f} s + steady "
+                f"{run['steady_per_submission_s']:.3f} s/submission ({run['steady_throughput_per_s']:.2f}/s); "
+                f"per submission: checks {run['grade_s_mean']:.3f} s, slot {run['slot_s_mean']:.3f} s; "
+                f"outside the checks: {100 * run['overhead_in_slot']:.1f}% of slot time, "
+                f"{100 * run['overhead_of_busy_time']:.1f}% of all worker time; peak tree RSS {run['peak_tree_rss_mb']:.0f} MB",
+                flush=True,
+            )
     for w in counts:
-        run = run_pool(jobs, w, work / f"logs-{w}")
-        report["runs"].append(run)
-        print(
-            f"workers {w:>2}: wall {run['wall_s']:6.1f} s = start-up {run['startup_s']:4.1f} s + steady "
-            f"{run['steady_per_submission_s']:.3f} s/submission ({run['steady_throughput_per_s']:.2f}/s); "
-            f"per submission: checks {run['grade_s_mean']:.3f} s, slot {run['slot_s_mean']:.3f} s; "
-            f"outside the checks: {100 * run['overhead_in_slot']:.1f}% of slot time, "
-            f"{100 * run['overhead_of_busy_time']:.1f}% of all worker time; peak tree RSS {run['peak_tree_rss_mb']:.0f} MB",
-            flush=True,
-        )
+        by_mode = {r["isolation"]: r for r in report["runs"] if r["workers"] == w}
+        if "required" in by_mode and "off" in by_mode:
+            on, off = by_mode["required"]["slot_s_mean"], by_mode["off"]["slot_s_mean"]
+            print(f"isolation cost, {w} workers: {on - off:+.3f} s per submission in the slot "
+                  f"({100 * (on - off) / off:+.1f}% of an unisolated submission's slot time)")  # fmt: skip
+    report["runs"] = [r for r in report["runs"] if r["isolation"] == modes[0]] + \
+        [r for r in report["runs"] if r["isolation"] != modes[0]]
     first = report["runs"][0]
-    for run in report["runs"][1:]:
+    for run in [r for r in report["runs"][1:] if r["isolation"] == first["isolation"]]:
         speedup = first["steady_per_submission_s"] / run["steady_per_submission_s"]
         print(f"scaling 1 -> {run['workers']} workers: {speedup:.2f}x steady-state throughput "
               f"({100 * speedup / (run['workers'] / first['workers']):.0f}% efficiency)")  # fmt: skip
