@@ -83,7 +83,7 @@ class JailPolicy:
 
     read_only: tuple[str, ...] = ()  # the job's paths: submission files, data, check inputs
     scratch_bytes: int = 64 * 1024**2  # the writable /tmp (and /dev/shm), in memory
-    processes: int = 64  # tasks (threads included) the worker may run at once
+    processes: int = 32  # tasks (threads included) the worker may run at once
     device: str = "cpu"
 
     def to_json(self) -> dict:
