@@ -71,6 +71,9 @@ WORKER_UID_BASE = 1_000_000
 # Directories of the host every worker sees read-only: the system's programs and libraries.
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin", "/etc")
 DEVICES = ("null", "zero", "full", "random", "urandom")
+# Packages no worker may read, even where they sit inside a folder it sees: the reference
+# solutions with the hidden checks, and the check files.
+HIDDEN_PACKAGES = ("solutions", "exercises")
 
 
 class JailUnavailable(RuntimeError):
@@ -207,6 +210,10 @@ def _visible_paths(policy: JailPolicy) -> list[str]:
     # The grader package itself (an editable install maps it to the checkout): the worker's
     # lazy imports come from there. Only the package, never the checkout around it.
     wanted.add(os.path.dirname(os.path.realpath(grader.__file__)))
+    # Never a folder around the checkout the grader runs from (a PYTHONPATH may name it):
+    # the solutions, the secret and perhaps RESULTS live there.
+    checkout = _checkout()
+    wanted = {p for p in wanted if checkout is None or not _contains(p, checkout)}
     wanted |= {os.path.realpath(p) for p in policy.read_only}
     if policy.device == "cuda":
         wanted.add("/sys")
@@ -217,6 +224,31 @@ def _visible_paths(policy: JailPolicy) -> list[str]:
     for path in sorted(p for p in wanted if os.path.exists(p) and not _contains(p, cwd)):
         if not any(_contains(kept, path) for kept in out):
             out.append(path)
+    return out
+
+
+def _checkout() -> str | None:
+    """The source checkout the grader package lives in (an editable install), if it is one."""
+    import grader
+
+    parent = os.path.dirname(os.path.dirname(os.path.realpath(grader.__file__)))
+    return parent if os.path.exists(os.path.join(parent, "pyproject.toml")) else None
+
+
+def _hidden_packages() -> list[str]:
+    """Folders of the course's secret packages, wherever they are installed: a regular (not
+    editable) install puts ``solutions`` and the check files into site-packages, which
+    the worker sees; they get an empty mount on top."""
+    import importlib.util
+
+    out = []
+    for name in HIDDEN_PACKAGES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None:
+            out += [os.path.realpath(p) for p in (spec.submodule_search_locations or [])]
     return out
 
 
@@ -243,6 +275,9 @@ def _build_root(root: str, policy: JailPolicy, layers: list[str]) -> None:
     for path in shown:
         if not any(_contains(top, path) for top in SYSTEM_DIRS):
             _bind_read_only(root, path)
+    for secret in _hidden_packages():
+        if os.path.isdir(root + secret) and any(_contains(p, secret) for p in [*shown, *SYSTEM_DIRS]):
+            _mount("tmpfs", root + secret, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555", "hiding")
     devices = [f"/dev/{name}" for name in DEVICES]
     if policy.device == "cuda":
         devices += [f"/dev/{n}" for n in sorted(os.listdir("/dev")) if n.startswith("nvidia")]
