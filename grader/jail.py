@@ -205,15 +205,21 @@ def _visible_paths(policy: JailPolicy) -> list[str]:
     """Every host path the worker's root shows, outermost first, none inside another."""
     import grader
 
-    wanted = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
-    wanted |= {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    # Import folders, but none in or around the checkout the grader runs from (a PYTHONPATH
+    # or a test runner may name it, or its tests/): the solutions, the secret and perhaps
+    # RESULTS live there. A virtual environment inside the checkout is still Python's.
+    checkout = _checkout()
+    imports = {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}
+    imports = {
+        p for p in imports
+        if checkout is None or any(_contains(prefix, p) for prefix in prefixes)
+        or not (_contains(p, checkout) or _contains(checkout, p))
+    }  # fmt: skip
+    wanted = prefixes | imports
     # The grader package itself (an editable install maps it to the checkout): the worker's
     # lazy imports come from there. Only the package, never the checkout around it.
     wanted.add(os.path.dirname(os.path.realpath(grader.__file__)))
-    # Never a folder around the checkout the grader runs from (a PYTHONPATH may name it):
-    # the solutions, the secret and perhaps RESULTS live there.
-    checkout = _checkout()
-    wanted = {p for p in wanted if checkout is None or not _contains(p, checkout)}
     wanted |= {os.path.realpath(p) for p in policy.read_only}
     if policy.device == "cuda":
         wanted.add("/sys")
