@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from grader.live import LiveTransport
+from grader.live import LiveTransport, reply_cap
 from grader.remote import Transport
 from grader.results import ERROR, CheckResult, ExerciseResult
 from grader.jail import JailPolicy
@@ -144,7 +144,8 @@ def grade(
         if role == "student":
             if spec.module in submission.problems:
                 return _MissingTransport(submission.problems[spec.module])
-            return _SharedInputs(LiveTransport(zygote, config_for(spec, role), f"your {spec.module}.py"), inputs)
+            live = LiveTransport(zygote, config_for(spec, role), f"your {spec.module}.py", reply_cap(options.settings))
+            return _SharedInputs(live, inputs)
         if options.reference_transport is not None:
             return options.reference_transport(spec, config_for(spec, role))
         if not spec.has_solution:
