@@ -25,7 +25,9 @@ def exercise_table(result: ExerciseResult, title: str = "") -> Table:
     for check in result.checks:
         label, style = STATUS_STYLE.get(check.status, (check.status, ""))
         name = check.name + (" (hidden)" if check.hidden else "")
-        table.add_row(name, Text(label, style=style), f"{_points(check.points)}/{_points(check.max_points)}", check.message)
+        # Names and messages carry student text (exception messages, ids): plain Text, never
+        # rich markup, so "[/" or "[bold]" in them is shown as written and cannot crash us.
+        table.add_row(Text(name), Text(label, style=style), f"{_points(check.points)}/{_points(check.max_points)}", Text(check.message))
     return table
 
 
@@ -49,7 +51,7 @@ def summary_table(results: list[ExerciseResult]) -> Table:
     for r in results:
         passed = sum(c.status == PASSED for c in r.checks)
         style = "green" if r.passed else "red"
-        table.add_row(r.exercise, f"{passed}/{len(r.checks)}", Text(f"{_points(r.score)}/{_points(r.max_score)}", style=style))
+        table.add_row(Text(r.exercise), f"{passed}/{len(r.checks)}", Text(f"{_points(r.score)}/{_points(r.max_score)}", style=style))
         total += r.score
         total_max += r.max_score
     table.add_row(Text("total", style="bold"), "", Text(f"{_points(total)}/{_points(total_max)}", style="bold"))
@@ -65,7 +67,7 @@ def list_table(infos: list[ExerciseInfo], broken: dict[str, str]) -> Table:
     table.add_column("max points", justify="right")
     for info in infos:
         visible = [c for c in info.checks if not c.hidden]
-        table.add_row(str(info.spec.order), info.spec.name, info.spec.title, str(len(visible)), _points(info.max_points))
+        table.add_row(str(info.spec.order), Text(info.spec.name), Text(info.spec.title), str(len(visible)), _points(info.max_points))
     for name, why in broken.items():
         table.add_row("", Text(name, style="red"), Text(f"broken plugin: {why}", style="red"), "", "")
     return table

@@ -116,3 +116,12 @@ def test_device_cuda_without_cuda_is_a_usage_error():
     else:
         assert result.exit_code == 2
         assert "CUDA" in result.stderr
+
+
+def test_student_text_that_looks_like_rich_markup_is_printed_as_written(tmp_path):
+    sub = tmp_path / "softmax.py"
+    sub.write_text('def softmax(x, dim=-1):\n    raise ValueError("closing [/] and [bold]loud[/bold] and [/link]")\n')
+    result = invoke("exercise", "softmax", "--submission", str(sub))
+    assert result.exit_code == 1, result.output
+    assert "[bold]loud[/bold]" in result.stdout and "[/link]" in result.stdout
+    assert "[at softmax.py" in result.stdout  # the location survives too
