@@ -29,6 +29,7 @@ from grader.batch.journal import (
     LOCK,
     Journal,
     JournalBusy,
+    grader_failed,
     latest,
     lock_results,
     read_journal,
@@ -281,7 +282,7 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
         out=out,
         unmatched=unmatched,
         missing=len(missing),
-        retry=sum(1 for d in lines.values() if d.get("retry")),
+        retry=sum(1 for d in lines.values() if grader_failed(d)),
     )
 
 
