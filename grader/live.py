@@ -9,6 +9,7 @@ opposed to a replayed reference, ``grader.replay``). Every way a worker can misb
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -178,6 +179,9 @@ class LiveTransport:
         self.worker: WorkerProcess | None = None
         self.generation = 0  # bumped per fresh worker: handles from older ones are stale
         self.hello: dict = {}
+        # An endless loop is answered once: a call (or an import) that timed out fails at
+        # once every later time, instead of costing each check its own time limit.
+        self.hung: dict[str, str] = {}
 
     def _error(self, message: str, type_name: str = "") -> RemoteError:
         cls = StudentError if self.role == "student" else ReferenceFailure
@@ -186,6 +190,8 @@ class LiveTransport:
     def _ensure_worker(self) -> WorkerProcess:
         if self.worker is not None and not self.worker.dead:
             return self.worker
+        if IMPORT in self.hung:
+            raise self._error(self.hung[IMPORT], "Timeout")
         if self.budget.seconds <= 0:
             raise self._error(
                 f"{self.subject}: out of time (the exercise's {self.config.limits.exercise_seconds:g} s were used up)"
@@ -196,7 +202,8 @@ class LiveTransport:
                 self.zygote, self.config, start_timeout=self.budget.take(60.0), max_reply_bytes=self.max_reply_bytes
             )
         except _Timeout as t:
-            raise self._error(f"{self.subject} did not finish importing within {t.seconds:.0f} s (an endless loop at import?)") from None
+            self.hung[IMPORT] = f"{self.subject} did not finish importing within {t.seconds:.0f} s (an endless loop at import?)"
+            raise self._error(self.hung[IMPORT], "Timeout") from None
         except _Died as d:
             raise self._error(f"{self.subject} ended the worker process while being imported: it {_status_text(d.status)}") from None
         except _Garbled as g:
@@ -218,6 +225,9 @@ class LiveTransport:
         return self.worker
 
     def roundtrip(self, key: str, doc: dict, blob: bytes) -> tuple[dict, bytes]:
+        call = _call_signature(doc)
+        if call in self.hung:
+            raise self._error(self.hung[call], "Timeout")
         worker = self._ensure_worker()
         limit = self.budget.take(self.config.limits.call_seconds)
         start = time.monotonic()
@@ -226,7 +236,9 @@ class LiveTransport:
         except _Timeout as t:
             exhausted = t.seconds < self.config.limits.call_seconds
             what = "the exercise's time budget ran out" if exhausted else f"the call took longer than {t.seconds:g} s"
-            raise self._error(f"{self.subject} did not return: {what} (an endless loop?); the worker was stopped", "Timeout") from None
+            text = f"{self.subject} did not return: {what} (an endless loop?); the worker was stopped"
+            self.hung[call] = text + "; later calls of it were not tried"
+            raise self._error(text, "Timeout") from None
         except _Died as d:
             tail = worker.output_tail()
             text = f"{self.subject} ended the worker process {d.during}: it {_status_text(d.status)}"
@@ -254,6 +266,19 @@ class LiveTransport:
         if self.worker is not None:
             self.worker.kill()
             self.worker = None
+
+
+IMPORT = "import"
+
+
+def _call_signature(doc: dict) -> str:
+    """Which code a request runs: a module attribute, or any object the submission built
+    (its handles do not outlive the worker a timeout stops), and the attribute path."""
+    target = doc.get("target") or {}
+    root = str(target.get("root", "module"))
+    if root != "module" and not root.startswith("mistake:"):
+        root = "object"
+    return json.dumps([root, target.get("path", [])])  # a call and its vjp run the same code
 
 
 def _status_text(status) -> str:

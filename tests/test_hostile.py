@@ -89,3 +89,10 @@ def test_killing_the_zygote_costs_only_the_check_that_did_it():
     assert check_named(result, "test_values_match_reference").status == "failed"
     assert check_named(result, "test_gradients_match_reference").status == "passed"
     assert 0 < result.score < result.max_score
+
+
+def test_an_endless_loop_is_waited_for_once():
+    result = grade_file("softmax", HOSTILE / "infinite_loop.py", **FAST)
+    waited = [c for c in result.checks if "did not return" in c.message and "not tried" not in c.message]
+    assert len(waited) == 1, [c.message for c in result.checks]
+    assert all("later calls of it were not tried" in c.message for c in result.checks if c not in waited)
