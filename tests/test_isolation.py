@@ -468,7 +468,7 @@ def test_hostile_batch_changes_no_grade_and_leaves_nothing_behind(mode, baseline
     for sid in set(grades) - set(HONEST):
         folder = out / "students" / sid
         text = "".join(p.read_text(errors="replace") for p in folder.iterdir()) if folder.is_dir() else ""
-        for secret in ("honest_", token, SECRET, "TOOK", str(REPO / "solutions")):
+        for secret in ("honest_", token, SECRET, "TOOK", "SECRET"):
             if secret in text:
                 problems.append(f"{sid}'s feedback shows {secret!r}: {_attacker_log(out, sid)[:600]}")
     if problems:

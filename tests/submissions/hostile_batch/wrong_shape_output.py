@@ -156,7 +156,3 @@ class MultiHeadAttention(nn.Module):
 
 def softmax(x, dim=-1):
     return torch.zeros(x.numel() + 1)
-
-
-def scaled_dot_product_attention(q, k, v, mask=None):
-    return torch.zeros(3), torch.zeros(3)
