@@ -211,6 +211,7 @@ def _visible_paths(policy: JailPolicy) -> list[str]:
     # RESULTS live there. A virtual environment inside the checkout is still Python's.
     checkout = _checkout()
     imports = {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}
+    imports |= {t for p in list(imports) for t in _link_targets(p)}
     imports = {
         p for p in imports
         if checkout is None or any(_contains(prefix, p) for prefix in prefixes)
@@ -233,6 +234,20 @@ def _visible_paths(policy: JailPolicy) -> list[str]:
     return out
 
 
+def _link_targets(folder: str) -> set[str]:
+    """Folders that symlinks in an import folder point into (a student kit's venv links
+    each package of the course's site-packages): a link into an unseen folder is dangling."""
+    out = set()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return out
+    for entry in entries:
+        if entry.is_symlink():
+            out.add(os.path.dirname(os.path.realpath(entry.path)))
+    return out
+
+
 def _checkout() -> str | None:
     """The source checkout the grader package lives in (an editable install), if it is one."""
     import grader
@@ -241,13 +256,14 @@ def _checkout() -> str | None:
     return parent if os.path.exists(os.path.join(parent, "pyproject.toml")) else None
 
 
-def _hidden_packages() -> list[str]:
+def _hidden_packages(shown: list[str]) -> list[str]:
     """Folders of the course's secret packages, wherever they are installed: a regular (not
     editable) install puts ``solutions`` and the check files into site-packages, which
     the worker sees; they get an empty mount on top."""
     import importlib.util
 
-    out = []
+    out = [os.path.join(p, name) for p in shown for name in HIDDEN_PACKAGES
+           if os.path.isfile(os.path.join(p, name, "__init__.py"))]  # fmt: skip
     for name in HIDDEN_PACKAGES:
         try:
             spec = importlib.util.find_spec(name)
@@ -281,7 +297,7 @@ def _build_root(root: str, policy: JailPolicy, layers: list[str]) -> None:
     for path in shown:
         if not any(_contains(top, path) for top in SYSTEM_DIRS):
             _bind_read_only(root, path)
-    for secret in _hidden_packages():
+    for secret in _hidden_packages(shown):
         if os.path.isdir(root + secret) and any(_contains(p, secret) for p in [*shown, *SYSTEM_DIRS]):
             _mount("tmpfs", root + secret, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555", "hiding")
     devices = [f"/dev/{name}" for name in DEVICES]

@@ -79,6 +79,46 @@ def _shown_to_students(submission: Submission, inputs: str, settings: dict[str, 
     return tuple(paths)
 
 
+def _readable_settings(settings: dict[str, str], run_dir: str) -> dict[str, str]:
+    """``settings`` with each path a root grader's jailed worker could not read (a folder
+    only its owner may enter, say) replaced by a readable copy in this run's folder."""
+    if os.geteuid() != 0:
+        return dict(settings)
+    out = {}
+    for key, value in settings.items():
+        if os.path.isabs(value) and os.path.exists(value) and not _readable_by_others(value):
+            copy = os.path.join(run_dir, "shared", key)
+            if os.path.isdir(value):
+                shutil.copytree(value, copy)
+            else:
+                os.makedirs(os.path.dirname(copy), exist_ok=True)
+                shutil.copy2(value, copy)
+            _share(copy)
+            value = copy
+        out[key] = value
+    return out
+
+
+def _readable_by_others(path: str) -> bool:
+    if not os.stat(path).st_mode & 0o004 or (os.path.isdir(path) and not os.stat(path).st_mode & 0o001):
+        return False
+    for folder, dirs, files in os.walk(path):
+        for name in dirs + files:
+            mode = os.stat(os.path.join(folder, name)).st_mode
+            if not mode & 0o004 or (name in dirs and not mode & 0o001):
+                return False
+    return True
+
+
+def _share(path: str) -> None:
+    """Add read (and, to folders, enter) permission for others, all the way down."""
+    os.chmod(path, os.stat(path).st_mode | (0o055 if os.path.isdir(path) else 0o044))
+    for folder, dirs, files in os.walk(path):
+        for name in [*dirs, *files]:
+            child = os.path.join(folder, name)
+            os.chmod(child, os.stat(child).st_mode | (0o055 if name in dirs else 0o044))
+
+
 class _SharedInputs:
     """A student transport that, before each call, makes what checks wrote in the inputs
     folder readable by the jailed worker (``tempfile`` creates it owner-only)."""
@@ -88,10 +128,7 @@ class _SharedInputs:
 
     def roundtrip(self, key, doc, blob):
         if os.geteuid() == 0:
-            for folder, dirs, files in os.walk(self._inputs):
-                for name in [*dirs, *files]:
-                    path = os.path.join(folder, name)
-                    os.chmod(path, os.stat(path).st_mode | (0o055 if name in dirs else 0o044))
+            _share(self._inputs)
         return self._transport.roundtrip(key, doc, blob)
 
     def __getattr__(self, name):
@@ -126,7 +163,8 @@ def grade(
     logs, inputs = os.path.join(run_dir, "logs"), os.path.join(run_dir, "inputs")
     os.mkdir(logs)
     os.mkdir(inputs, 0o755)
-    shown = _shown_to_students(submission, inputs, options.settings)
+    settings = _readable_settings(options.settings, run_dir)
+    shown = _shown_to_students(submission, inputs, settings)
 
     def config_for(spec: ExerciseSpec, role: str) -> WorkerConfig:
         log = os.path.join(logs, f"{spec.name}-{role}.log")
@@ -144,7 +182,7 @@ def grade(
         if role == "student":
             if spec.module in submission.problems:
                 return _MissingTransport(submission.problems[spec.module])
-            live = LiveTransport(zygote, config_for(spec, role), f"your {spec.module}.py", reply_cap(options.settings))
+            live = LiveTransport(zygote, config_for(spec, role), f"your {spec.module}.py", reply_cap(settings))
             return _SharedInputs(live, inputs)
         if options.reference_transport is not None:
             return options.reference_transport(spec, config_for(spec, role))
@@ -172,7 +210,7 @@ def grade(
         for path in spec.all_checks(include_hidden):
             files[path] = spec
 
-    plugin = GraderPlugin(files, submission, device, options.seed, make_transport, options.settings)
+    plugin = GraderPlugin(files, submission, device, options.seed, make_transport, settings)
     plugin.on_check = options.on_check
     # A @pytest.mark.hidden check that sits in a visible check file is left out too.
     plugin.exclude_hidden = without_hidden
