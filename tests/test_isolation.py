@@ -139,6 +139,29 @@ def _chown_tree(root: Path, mode: str) -> None:
         os.chown(root, user.pw_uid, user.pw_gid)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _install_reachable_by_others():
+    """As root, let the test user reach (not list) the interpreter, the venv and the checkout:
+    a fresh machine's /root and CI's mktemp'd venv folder are 0700. Undone afterwards."""
+    changed: list[tuple[str, int]] = []
+    if os.geteuid() == 0:
+        import site
+
+        targets = {os.path.realpath(sys.executable), sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parents[1])}
+        targets |= {os.path.realpath(p) for p in site.getsitepackages()}
+        for target in targets:
+            for folder in [Path(target), *Path(target).parents]:
+                if not folder.is_dir():
+                    continue
+                mode = folder.stat().st_mode
+                if not mode & 0o001 and all(str(folder) != done for done, _ in changed):
+                    changed.append((str(folder), mode))
+                    os.chmod(folder, mode | 0o001)
+    yield
+    for folder, mode in reversed(changed):
+        os.chmod(folder, mode)
+
+
 def _skip_mode(mode: str) -> None:
     if mode == "root" and os.geteuid() != 0:
         pytest.skip("the root run needs root")
