@@ -51,17 +51,64 @@ def _index(flat: int, shape: torch.Size) -> str:
     return "(" + ", ".join(str(i) for i in reversed(idx)) + ")"
 
 
-def expect_tensor(value: Any, what: str = "output") -> torch.Tensor:
-    """Fail unless ``value`` is exactly a torch.Tensor (not a subclass, not a handle)."""
-    if type(value) is torch.Tensor:
-        return value
-    if isinstance(value, Remote):
-        got = f"an object of type {value._type}"
-    elif isinstance(value, torch.Tensor):
-        got = f"a tensor subclass {type(value).__name__}"
-    else:
-        got = f"a {type(value).__name__}"
-    raise CheckFailure(f"{what} should be a torch.Tensor, got {got}")
+def _dtype(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def expect_tensor(
+    value: Any,
+    what: str = "output",
+    *,
+    shape: tuple[int, ...] | torch.Size | None = None,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+    like: torch.Tensor | None = None,
+    finite: bool = False,
+) -> torch.Tensor:
+    """Fail unless ``value`` is exactly a torch.Tensor (not a subclass, not a handle).
+
+    Checks call it before they index or do arithmetic on a submission's output, so a
+    wrong shape, dtype or device is the student's failure with a message, never an
+    IndexError in the grader. ``like``: a trusted tensor whose shape, dtype and device
+    the output must have (``shape``/``dtype``/``device`` override its); ``finite``: no
+    NaN/inf. Ask only for what the check needs: a dtype slip is for the checks that
+    compare values to report.
+    """
+    if type(value) is not torch.Tensor:
+        if isinstance(value, Remote):
+            got = f"an object of type {value._type}"
+        elif isinstance(value, torch.Tensor):
+            got = f"a tensor subclass {type(value).__name__}"
+        else:
+            got = f"a {type(value).__name__}"
+        raise CheckFailure(f"{what} should be a torch.Tensor, got {got}")
+    if like is not None:
+        shape = like.shape if shape is None else shape
+        dtype = like.dtype if dtype is None else dtype
+        device = like.device if device is None else device
+    if shape is not None and tuple(value.shape) != tuple(shape):
+        raise CheckFailure(f"{what} has shape {_shape(value)}, expected ({', '.join(str(s) for s in shape)})")
+    if dtype is not None and value.dtype != dtype:
+        raise CheckFailure(f"{what} has dtype {_dtype(value.dtype)}, expected {_dtype(dtype)}")
+    if device is not None and value.device.type != torch.device(device).type:
+        raise CheckFailure(f"{what} is on device {value.device.type}, expected {torch.device(device).type}")
+    if value.device.type == "meta":
+        raise CheckFailure(f"{what} is a tensor on the 'meta' device, which holds no values")
+    if finite:
+        expect_finite(value, what)
+    return value
+
+
+def values_close(actual: Any, expected: torch.Tensor) -> bool:
+    """``torch.allclose`` that is simply False for a non-tensor or a different shape,
+    dtype or device, instead of raising: for diagnosing which mistake a value shows."""
+    return (
+        type(actual) is torch.Tensor
+        and actual.shape == expected.shape
+        and actual.dtype == expected.dtype
+        and actual.device == expected.device
+        and bool(torch.allclose(actual, expected))
+    )
 
 
 def describe_difference(
@@ -79,7 +126,7 @@ def describe_difference(
     if actual.shape != expected.shape:
         return f"has shape {_shape(actual)}, expected {_shape(expected)}"
     if actual.dtype != expected.dtype:
-        return f"has dtype {str(actual.dtype).removeprefix('torch.')}, expected {str(expected.dtype).removeprefix('torch.')}"
+        return f"has dtype {_dtype(actual.dtype)}, expected {_dtype(expected.dtype)}"
     default_rtol, default_atol = tolerance(expected.dtype)
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol

@@ -187,6 +187,10 @@ class Encoder:
     def _tensor(self, value: Any) -> dict:
         import torch
 
+        if value.device.type == "meta":
+            # No data to send: say so, rather than torch's NotImplementedError, which
+            # would read as "not implemented yet".
+            raise TypeError("the result is a tensor on the 'meta' device, which holds no values: return a real tensor")
         # Strip any subclass without running its Python overrides: only the storage
         # crosses, as a plain tensor.
         with torch._C.DisableTorchFunction():

@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from grader.compare import CheckFailure, expect, expect_close, expect_equal_tensors, expect_finite
+from grader.compare import CheckFailure, expect, expect_close, expect_equal_tensors, expect_finite, expect_tensor
 from grader.remote import LazyMistakes, Remote, call_with_inputs, fetch, vjp
 
 D, H = 32, 4  # d_model, n_heads in most checks
@@ -150,7 +150,7 @@ def test_causal(student, generator, device):
     block = build(student, weights, device, D, H)
     T = 8
     x = _inputs(generator, device, 2, T, D)
-    out = expect_finite(block(x), f"DecoderBlock({D}, {H})(x)")
+    out = expect_tensor(block(x), f"DecoderBlock({D}, {H})(x)", shape=x.shape, device=x.device, finite=True)
     for t in (0, 3, 6):
         changed = x.clone()
         changed[:, t + 1 :] = _inputs(generator, device, 2, T - t - 1, D)

@@ -15,7 +15,15 @@ import pytest
 import torch
 
 from exercises.gpt2_loading import TINY_CHECKPOINT, Checkpoint, checkpoint_folder, read_checkpoint, write_variant
-from grader.compare import CheckFailure, describe_difference, expect, expect_close, expect_tensor, matching_mistake
+from grader.compare import (
+    CheckFailure,
+    describe_difference,
+    expect,
+    expect_close,
+    expect_tensor,
+    matching_mistake,
+    values_close,
+)
 from grader.remote import KitOutOfDate, StudentError
 
 PROMPT = "Hello, I am"
@@ -84,6 +92,8 @@ def state_problem(state, ckpt: Checkpoint) -> str | None:
 def tensor_problem(name: str, got, want: torch.Tensor, ckpt: Checkpoint) -> str | None:
     if type(got) is not torch.Tensor:
         return f"{name} is not a tensor"
+    if got.device.type != want.device.type:
+        got = got.to(want.device)
     src = ckpt.sources[name]
     if got.shape != want.shape:
         if got.dim() == 2 and got.shape == want.t().shape:
@@ -93,12 +103,12 @@ def tensor_problem(name: str, got, want: torch.Tensor, ckpt: Checkpoint) -> str 
     # Loading copies: bit-equal is the rule (and fast); the tolerance is for odd dtypes.
     if torch.equal(got, want) or (problem := describe_difference(got, want)) is None:
         return None
-    if name in ckpt.transposed and torch.allclose(got, want.t()):
+    if name in ckpt.transposed and values_close(got, want.t()):
         return (f"{name} holds the checkpoint's {src} without the transpose: GPT-2 stores its Conv1D weights "
                 f"({CONV1D}) as (in, out), nn.Linear as (out, in); transpose all four in every block, "
                 f"also the square attn.c_proj.weight, where no shape error warns you")
     for other, tensor in ckpt.expected.items():
-        if other != name and tensor.shape == got.shape and torch.allclose(got, tensor):
+        if other != name and values_close(got, tensor):
             return f"{name} holds the checkpoint's {ckpt.sources[other]} instead of its {src}"
     return f"{name} is not the checkpoint's {src} (was it loaded?): it {problem}"
 

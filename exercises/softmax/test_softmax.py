@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from grader.compare import expect, expect_close, expect_equal_tensors, expect_finite
+from grader.compare import expect, expect_close, expect_equal_tensors, expect_finite, expect_tensor
 from grader.remote import call_with_inputs, vjp
 
 CASES = [((5,), -1), ((3, 7), -1), ((3, 7), 0), ((2, 4, 6), 1), ((2, 3, 4, 5), -2)]
@@ -51,7 +51,7 @@ def test_large_inputs_stay_finite(student, reference, generator):
 @pytest.mark.points(1)
 def test_rows_sum_to_one(student, generator):
     x = torch.randn(6, 9, generator=generator) * 5
-    out = expect_finite(student.softmax(x, dim=1), "softmax(x, dim=1)")
+    out = expect_tensor(student.softmax(x, dim=1), "softmax(x, dim=1)", shape=x.shape, finite=True)
     sums = out.sum(dim=1)
     worst = (sums - 1).abs().max().item()
     expect(worst < 1e-5, f"softmax(x, dim=1) should sum to 1 along dim 1; a sum is off by {worst:.3g}")
@@ -80,6 +80,6 @@ def test_gradients_match_reference(student, reference, generator):
 def test_batch_elements_independent(student, reference, generator):
     x = torch.randn(4, 8, generator=generator)
     full = expect_close(student.softmax(x, dim=-1), reference.softmax(x, dim=-1), "softmax(x, dim=-1)")
-    single = expect_finite(student.softmax(x[2:3].clone(), dim=-1))
+    single = expect_tensor(student.softmax(x[2:3].clone(), dim=-1), "softmax of row 2 alone", shape=(1, 8), finite=True)
     expect_close(single, full[2:3], "softmax of row 2 alone vs. as part of a batch",
                  hint="Each row must be normalised on its own")
