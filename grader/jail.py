@@ -37,6 +37,7 @@ import resource
 import signal
 import sys
 from dataclasses import dataclass, field
+from typing import Callable
 
 try:  # loaded on the trusted side, before any fork: the jail has no ldconfig to find it
     import pyseccomp as seccomp
@@ -77,7 +78,13 @@ HIDDEN_PACKAGES = ("solutions", "exercises")
 
 
 class JailUnavailable(RuntimeError):
-    """The kernel or container refused one of the layers (the message says which)."""
+    """The kernel or container refused one of the layers (the message says which).
+
+    ``after_fork``: raised in the worker, after the keeper split off (see :func:`enter`)."""
+
+    def __init__(self, message: str, after_fork: bool = False):
+        super().__init__(message)
+        self.after_fork = after_fork
 
 
 @dataclass(frozen=True)
@@ -138,9 +145,11 @@ def _unshare() -> None:
 
 
 def _keep(child: int) -> None:
-    """The keeper: outside the new PID namespace, it waits for the worker (PID 1 inside)
-    and ends the same way, so the zygote reports how the worker ended. Never returns."""
-    os.closerange(3, _max_fd())  # above all the worker's socket: its EOF must reach the grader
+    """The plain keeper: outside the new PID namespace, it waits for the worker (PID 1
+    inside) and ends the same way, so the zygote reports how the worker ended."""
+    from grader.output import mirror
+
+    os.closerange(3, max_fd())  # above all the worker's socket: its EOF must reach the grader
     while True:
         try:
             _, status = os.waitpid(child, 0)
@@ -149,14 +158,10 @@ def _keep(child: int) -> None:
             continue
         except ChildProcessError:
             os._exit(70)
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
-    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 70)
+    mirror(status)
 
 
-def _max_fd() -> int:
+def max_fd() -> int:
     try:
         return min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1 << 16)
     except (ValueError, OSError):
@@ -405,28 +410,36 @@ def _seccomp(layers: list[str]) -> None:
 # ---------------------------------------------------------------------- the entry point
 
 
-def enter(policy: JailPolicy, root: str) -> Entered:
+def enter(policy: JailPolicy, root: str, keeper: Callable[[int], None] = _keep) -> Entered:
     """Put this freshly forked, single-threaded process into its jail.
 
     Returns in the worker (PID 1 of its namespace), with privileges dropped and the filter
-    loaded; the calling process becomes the keeper and never returns. ``root`` is an empty
-    directory of the trusted side's to build the new root on (it stays empty on the host).
-    Raises :class:`JailUnavailable` (before any fork) when the kernel refuses namespaces.
+    loaded; the calling process becomes the keeper, runs ``keeper(worker_pid)`` and never
+    returns. ``root`` is an empty directory of the trusted side's to build the new root on
+    (it stays empty on the host). Raises :class:`JailUnavailable` when the kernel refuses a
+    layer: before the fork (``after_fork`` False) or, in the worker, after it.
     """
     entered = Entered()
     keeper_pid = os.getpid()
     _unshare()
     child = os.fork()
     if child != 0:
-        _keep(child)
+        keeper(child)
+        os._exit(70)  # a keeper never returns
     # The worker: PID 1 of a fresh namespace. Die with the keeper (which the grader kills).
     # (Killed before this line, the worker is still in the keeper's process group, which
     # the grader kills as a whole.)
     _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     entered.layers.append("own PID, mount, network, IPC namespaces")
-    _build_root(root, policy, entered.layers)
-    _drop_privileges(keeper_pid, policy.processes, entered.layers)
-    _seccomp(entered.layers)
+    try:
+        _build_root(root, policy, entered.layers)
+        _drop_privileges(keeper_pid, policy.processes, entered.layers)
+        _seccomp(entered.layers)
+    except JailUnavailable as exc:
+        exc.after_fork = True
+        raise
+    except OSError as exc:
+        raise JailUnavailable(f"{type(exc).__name__}: {exc}", after_fork=True) from None
     return entered
 
 

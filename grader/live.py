@@ -81,8 +81,11 @@ class WorkerProcess:
             self.kill()
             raise _TooLarge(big.size, big.limit) from None
         except (wire.ChannelClosed, ConnectionError):
+            # How it ended first: its keeper may still be saving the last output, and a
+            # kill now would report our SIGKILL instead of the worker's own end.
+            status = self.exit_status()
             self.kill()
-            raise _Died(self.exit_status(), during) from None
+            raise _Died(status, during) from None
         except wire.ProtocolError as exc:
             self.kill()
             raise _Garbled(str(exc)) from None
@@ -237,7 +240,8 @@ class LiveTransport:
             exhausted = t.seconds < self.config.limits.call_seconds
             what = "the exercise's time budget ran out" if exhausted else f"the call took longer than {t.seconds:g} s"
             text = f"{self.subject} did not return: {what} (an endless loop?); the worker was stopped"
-            self.hung[call] = text + "; later calls of it were not tried"
+            if not exhausted:  # past the budget, every later call says "out of time" anyway
+                self.hung[call] = text + "; later calls of it were not tried"
             raise self._error(text, "Timeout") from None
         except _Died as d:
             tail = worker.output_tail()

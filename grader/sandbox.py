@@ -1,7 +1,8 @@
 """Hardening applied inside a freshly forked student worker before any submission code runs.
 
 - its own session (so the grader can kill it and everything it started),
-- stdin from /dev/null, stdout/stderr to a capped log file (an output flood fills nothing),
+- stdin from /dev/null, stdout/stderr into a log that keeps the first and last part
+  (grader/output.py): printing never fails a check, a flood fills nothing,
 - the jail (``grader/jail.py``): own PID, mount and network namespaces, a minimal
   read-only root, no privileges, a seccomp filter; required in a batch, best effort on a
   student's own machine,
@@ -14,6 +15,7 @@ Verdicts never depend on any of this: they are decided in another process.
 from __future__ import annotations
 
 import ctypes
+import functools
 import ctypes.util
 import importlib.abc
 import os
@@ -22,7 +24,7 @@ import signal
 import sys
 from dataclasses import dataclass, field
 
-from grader import jail
+from grader import jail, output
 from grader.jail import JailPolicy
 
 PR_SET_PDEATHSIG = 1
@@ -32,6 +34,8 @@ ISOLATION_MODES = (REQUIRED, BEST_EFFORT, OFF)
 # The empty folder, in the zygote's private working folder, each jailed worker builds its
 # root on (in its own mount namespace, so workers never see each other's).
 JAIL_ROOT = "jail-root"
+# The largest file a worker may write (its scratch is capped as a whole by the jail).
+FILE_BYTES = 64 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class Limits:
     call_seconds: float = 20.0  # one call into student code
     exercise_seconds: float = 120.0  # all calls of one exercise together
     memory_bytes: int = 4 * 1024**3  # address space on top of what torch already maps
-    output_bytes: int = 1024 * 1024  # what student code may print
+    output_bytes: int = 1024 * 1024  # what is kept of what student code prints (first and last half)
     threads: int = 1  # torch intra-op threads: one per worker keeps batches fair
 
     def to_json(self) -> dict:
@@ -109,30 +113,42 @@ def harden(
     result = Hardening()
     os.setsid()  # the grader kills this group; the jailed worker cannot leave it (seccomp)
     die_with_parent()
-
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    for fd in (devnull, log):
-        os.close(fd)
+    os.close(devnull)
 
+    # This process splits in two: the keeper (trusted, outside any jail) waits for the
+    # worker and keeps what it prints in the log, capped (grader.output); the worker goes on.
+    read_fd, write_fd = os.pipe()
+    keeper = functools.partial(output.keep, read_fd=read_fd, log_path=log_path, cap=limits.output_bytes)
+    split = False
     if isolation == OFF:
         result.skipped.append("isolation (--no-sandbox)")
     else:
         try:
-            result.applied += jail.enter(policy or JailPolicy(device=device), os.path.abspath(JAIL_ROOT)).layers
+            result.applied += jail.enter(policy or JailPolicy(device=device), os.path.abspath(JAIL_ROOT), keeper).layers
+            split = True
         except jail.JailUnavailable as exc:
+            split = exc.after_fork
             if isolation == REQUIRED:
                 raise
             result.skipped.append(f"isolation ({exc})")
+    if not split:
+        child = os.fork()
+        if child != 0:
+            keeper(child)
+            os._exit(70)  # a keeper never returns
+        die_with_parent()
+    os.close(read_fd)
+    os.dup2(write_fd, 1)
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
 
-    # A write past the cap must fail with EFBIG in the student's print(), not kill us.
+    # Files (not output, which is a pipe) past the cap fail with EFBIG, never kill us.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     limits_to_set = [
         (resource.RLIMIT_CORE, 0, "no core dumps"),
-        (resource.RLIMIT_FSIZE, limits.output_bytes, "output capped"),
+        (resource.RLIMIT_FSIZE, FILE_BYTES, "file size"),
         (resource.RLIMIT_CPU, int(limits.exercise_seconds) + 5, "CPU seconds"),
     ]
     if device == "cpu":

@@ -128,7 +128,10 @@ def recv_frame(
     magic, json_len, blob_len = HEADER.unpack(header)
     if magic != MAGIC:
         raise ProtocolError(f"bad frame header {header[:12]!r}")
-    if json_len > MAX_JSON_BYTES or blob_len > MAX_BLOB_BYTES or json_len + blob_len > max_bytes:
+    if json_len > MAX_JSON_BYTES:
+        # No frame of ours has that much JSON: this is not a frame at all.
+        raise ProtocolError(f"a frame header announcing {json_len:,} bytes of JSON, past the protocol's limit")
+    if blob_len > MAX_BLOB_BYTES or json_len + blob_len > max_bytes:
         raise FrameTooLarge(json_len + blob_len, min(max_bytes, MAX_FRAME_BYTES))
     try:
         doc = json.loads(_recv_exact(sock, json_len, deadline))

@@ -78,7 +78,7 @@ def test_frames_round_trip_over_a_socket():
     "payload, message",
     [
         (b"XXXX" + struct.pack("!II", 2, 0) + b"{}", "bad frame header"),
-        (wire.MAGIC + struct.pack("!II", 2**31, 0), "too large"),
+        (wire.MAGIC + struct.pack("!II", 2**31, 0), "past the protocol.s limit"),
         (wire.MAGIC + struct.pack("!II", 3, 0) + b"{x}", "not JSON"),
         (wire.MAGIC + struct.pack("!II", 2, 0) + b"[]", "not a JSON object"),
     ],

@@ -230,7 +230,7 @@ def make_class(root: Path) -> dict[str, Expected]:
     file("bomber.py", MEMORY_BOMB)
     expected["bomber"] = Expected(zero=True, text="allocate")
     file("flooder.py", OUTPUT_FLOOD)
-    expected["flooder"] = Expected(zero=True, text="File too large")
+    expected["flooder"] = Expected(zero=True, text="did not return")  # printing is no failure: its loop is
     file("sneak.py", IMPORT_SOLUTIONS)
     expected["sneak"] = Expected(zero=True, text="No module named 'solutions'")
     file("killer.py", KILL_ZYGOTE)
