@@ -107,6 +107,9 @@ def tensor_problem(name: str, got, want: torch.Tensor, ckpt: Checkpoint) -> str 
         return (f"{name} holds the checkpoint's {src} without the transpose: GPT-2 stores its Conv1D weights "
                 f"({CONV1D}) as (in, out), nn.Linear as (out, in); transpose all four in every block, "
                 f"also the square attn.c_proj.weight, where no shape error warns you")
+    if name in ckpt.transposed and got.dim() == 2 and values_close(got.reshape(want.t().shape), want.t()):
+        return (f"{name} holds the checkpoint's {src} reshaped (or viewed) to {tuple(want.shape)}, not transposed: "
+                f"GPT-2 stores its Conv1D weights ({CONV1D}) as (in, out); use .t() to get nn.Linear's (out, in)")
     for other, tensor in ckpt.expected.items():
         if other != name and values_close(got, tensor):
             return f"{name} holds the checkpoint's {ckpt.sources[other]} instead of its {src}"
