@@ -23,20 +23,20 @@ from grader.sandbox import kill_worker
 from grader.worker import WorkerConfig
 
 
-# The largest reply a student's worker may send; the trusted side refuses a larger one
-# from its header, before allocating anything for it. The largest honest reply is
-# gpt2_loading's model.state_dict() on a real GPT-2 124M (--checkpoint): 124.4 M float32
-# values, plus lm_head.weight crossing as its own copy of wte (the encoder clones each
-# tensor) and 12 saved 1024x1024 attention masks, about 670 MiB. The tiny checkpoint's
-# is under 1 MiB. A larger checkpoint needs reply_cap().
-STUDENT_REPLY_BYTES = 1024 * 1024 * 1024
+# The largest reply a student's worker may send without --checkpoint; the trusted side
+# refuses a larger one from its header, before allocating anything for it. The largest
+# honest reply on the course's own data is gpt2_loading's state_dict of the tiny checkpoint
+# (under 1 MiB); 256 MiB leaves room for any honest answer while a batch of slots stays
+# far from the machine's memory.
+STUDENT_REPLY_BYTES = 256 * 1024 * 1024
 
 
 def reply_cap(settings: dict[str, str] | None = None) -> int:
     """The reply cap for student workers graded with these run settings.
 
-    With ``checkpoint`` (gpt2_loading's --checkpoint) a state_dict reply may be twice
-    the weights file (a tied lm_head crosses again) plus its masks: allow that.
+    With ``checkpoint`` (gpt2_loading's --checkpoint) a state_dict reply may be twice the
+    weights file (lm_head crosses as its own copy of wte) plus its attention masks: on a
+    real GPT-2 124M about 670 MiB. Allow that.
     """
     cap = STUDENT_REPLY_BYTES
     folder = (settings or {}).get("checkpoint")
