@@ -125,3 +125,27 @@ def test_capped_log_keeps_the_first_and_last_part(tmp_path):
     assert text.startswith(b"BEGIN") and text.endswith(b"END")
     assert b"bytes of output dropped" in text
     assert len(text) < 1100
+
+
+def test_no_network_even_to_a_listener_on_this_machine(tmp_path):
+    """network.py connects to a closed port; this one aims at a port that really listens."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    sub = tmp_path / "softmax.py"
+    sub.write_text((HOSTILE / "network.py").read_text().replace('("127.0.0.1", 9)', f'("127.0.0.1", {port})'))
+    try:
+        result = grade_file("softmax", sub, **FAST)
+        listener.settimeout(0.2)
+        try:
+            conn, _ = listener.accept()
+            conn.close()
+            reached = True
+        except socket.timeout:
+            reached = False
+    finally:
+        listener.close()
+    assert not reached and "no network" in _messages(result)
