@@ -23,10 +23,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-# The repository's data/ folder, unless GRADER_DATA_DIR says otherwise (read at import;
-# the functions below read the variable again on each call, see data_dir()).
+# The repository's data/ folder, unless GRADER_DATA_DIR says otherwise (read on each
+# call, see data_dir()).
 REPO_DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-DATA_DIR = Path(os.environ.get("GRADER_DATA_DIR") or REPO_DATA_DIR)
 
 # GPT-2's only special token; it doubles as beginning and end of text.
 END_OF_TEXT = "<|endoftext|>"
@@ -199,7 +198,6 @@ def label_ids(tags: list[str], labels: tuple[str, ...] = NER_LABELS) -> list[int
 
 
 __all__ = [
-    "DATA_DIR",
     "NER_LABELS",
     "DataError",
     "Sentence",

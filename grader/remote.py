@@ -78,6 +78,9 @@ class Session:
         self._states: dict[str, str] = {}  # handle id -> key of its latest state
         self._seen: dict[str, int] = {}  # request digest -> how often asked so far
         self.scope = ""  # the check being run: keys are scoped to it
+        # Forbidden calls a student worker reported (grader.rules), with the check they
+        # were made in; the plugin takes them when the check ends.
+        self._forbidden: list[tuple[str, Any]] = []
 
     def begin(self, scope: str) -> None:
         """Start a new check: request keys are counted per check, so whatever another
@@ -116,6 +119,10 @@ class Session:
         key = f"{digest[:32]}.{count}"
         doc["rid"] = key
         reply, reply_blob = self.transport.roundtrip(key, doc, blob)
+        if self.transport.role == "student" and reply.get("forbidden"):
+            from grader.rules import reported_uses
+
+            self._forbidden += [(self.scope, use) for use in reported_uses(reply["forbidden"])]
         if root not in (ROOT_MODULE,) and not root.startswith(MISTAKE_PREFIX) and op in ("call", "vjp"):
             # A method call may change the object: later requests see a new state.
             self._states[root] = key
@@ -126,13 +133,17 @@ class Session:
             message = format_error(subject, err)
             if self.transport.role == "student":
                 raise StudentError(message, err.get("type", ""), err.get("where", ""))
-            if self.transport.role == "replay-miss":
-                raise KitOutOfDate(message)
             raise ReferenceFailure(message, err.get("type", ""), err.get("where", ""))
         if "ok" not in reply:
             raise wire.ProtocolError("reply has neither 'ok' nor 'error'")
         decoder = wire.Decoder(reply_blob, lambda h: Remote(self, h.id, (), h.type_name))
         return decoder.decode(reply["ok"])
+
+    def take_forbidden(self, scope: str) -> list:
+        """The forbidden calls (grader.rules.Use) reported during check ``scope``; forgotten after."""
+        mine = [use for s, use in self._forbidden if s == scope]
+        self._forbidden = [(s, use) for s, use in self._forbidden if s != scope]
+        return mine
 
     def close(self) -> None:
         self.transport.close()

@@ -33,9 +33,6 @@ class Submission:
             shutil.rmtree(folder, ignore_errors=True)
         self.scratch.clear()
 
-    def file_for(self, spec: ExerciseSpec) -> Path | None:
-        return self.files.get(spec.module)
-
 
 def _notebook_to_module(path: Path, module: str, workdir: Path) -> Path:
     from grader.notebooks import notebook_to_source

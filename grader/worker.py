@@ -11,7 +11,6 @@ Requests (JSON): ``{"op": ..., "rid": ..., "target": {"root": ..., "path": [...]
 - ``get``   read the target (an attribute) as data or a handle
 - ``vjp``   call, then backpropagate ``grad_output``; return output, input and parameter grads
 - ``seed``  seed torch's global generator
-- ``release`` forget handles
 
 Replies: ``{"ok": value}`` or ``{"error": {"type", "message", "where"}}``.
 """
@@ -52,6 +51,9 @@ class WorkerConfig:
     # The student's jail: what it shows, and whether the worker may run without it.
     jail: JailPolicy = field(default_factory=JailPolicy)
     isolation: str = BEST_EFFORT
+    # Dotted names the exercise forbids (ExerciseSpec.forbidden): a student worker records
+    # each call of one from a submitted file (grader.rules.RuntimeGuard) and reports it.
+    forbidden: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         doc = dict(self.__dict__)
@@ -115,6 +117,22 @@ class Worker:
         self.roots: dict[str, Any] = {}
         self.mistake_names: list[str] = []
         self.files = {os.path.realpath(p) for p in config.files.values()}
+        self.guard = None  # grader.rules.RuntimeGuard, in a student worker with rules
+
+    def guard_rules(self) -> None:
+        """Before the submission loads: watch the forbidden callables (student role only)."""
+        if self.config.role == "student" and self.config.forbidden:
+            from grader.rules import RuntimeGuard
+
+            self.guard = RuntimeGuard(self.config.forbidden, self.config.files.values())
+
+    def with_uses(self, reply: dict) -> dict:
+        """``reply`` plus the forbidden calls made since the last reply, if any."""
+        if self.guard is not None:
+            uses = self.guard.drain()
+            if uses:
+                reply["forbidden"] = uses
+        return reply
 
     # ------------------------------------------------------------------ loading
 
@@ -170,10 +188,6 @@ class Worker:
         if op == "seed":
             torch.manual_seed(int(doc["seed"]))
             return None
-        if op == "release":
-            for hid in doc.get("ids", []):
-                self.objects.pop(hid, None)
-            return None
         target = self.resolve(doc.get("target", {}))
         if op == "get":
             return target
@@ -228,9 +242,9 @@ class Worker:
                 encoder = wire.Encoder()
                 reply = {"error": describe_exception(exc, self.files)}
             try:
-                wire.send_frame(self.sock, reply, encoder.blob())
+                wire.send_frame(self.sock, self.with_uses(reply), encoder.blob())
             except BaseException as exc:  # noqa: BLE001
-                wire.send_frame(self.sock, {"error": describe_exception(exc, self.files)})
+                wire.send_frame(self.sock, self.with_uses({"error": describe_exception(exc, self.files)}))
 
 
 def _flatten(value: Any):
@@ -264,6 +278,7 @@ def run(sock: socket.socket, config: WorkerConfig) -> None:
         torch.set_num_threads(max(1, config.limits.threads))
         worker = Worker(sock, config)
         try:
+            worker.guard_rules()
             hello = worker.load()
         except BaseException as exc:  # noqa: BLE001 - the submission may do anything at import
             hello = {"ready": False, "error": describe_exception(exc, worker.files)}
