@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.spec import ExerciseSpec
+from grader.spec import ExerciseSpec, Forbidden
 
 EXERCISES_DIR = Path(__file__).resolve().parent
 SOLUTIONS_DIR = EXERCISES_DIR.parent / "solutions"
@@ -25,6 +25,7 @@ def course_exercise(
     module: str | None = None,
     data: tuple[str, ...] = (),
     requires: tuple[str, ...] = (),
+    forbidden: tuple[Forbidden, ...] = (),
 ) -> ExerciseSpec:
     module = module or name
     folder = EXERCISES_DIR / name
@@ -41,4 +42,5 @@ def course_exercise(
         data=tuple(DATA_DIR / d for d in data),
         section=section,
         requires=requires,
+        forbidden=forbidden,
     )

@@ -28,6 +28,7 @@ from grader.remote import (
     StudentError,
     Transport,
 )
+from grader import rules
 from grader.results import ERROR, FAILED, PASSED, CheckResult, ExerciseResult
 from grader.spec import ExerciseSpec
 from grader.submission import Submission
@@ -83,6 +84,7 @@ class GraderPlugin:
         # a student kit, or a run that asked for visible checks only).
         self.exclude_hidden: set[str] = set()
         self._excinfo: dict[str, tuple[str, str]] = {}
+        self._source_rules: dict[str, str | None] = {}  # exercise -> why its source breaks a rule
 
     # ---------------------------------------------------------------- bookkeeping
 
@@ -145,6 +147,21 @@ class GraderPlugin:
         report = outcome.get_result()
         if call.excinfo is not None and report.failed and item.nodeid not in self._excinfo:
             self._excinfo[item.nodeid] = _message_for(call.excinfo)
+        if report.when in ("setup", "call"):
+            self._forbidden_at_run_time(item, report)
+
+    def _forbidden_at_run_time(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        """A check during which the submission called what its handout forbids fails, whatever
+        it asserted, with the rule and where (``grader.rules``)."""
+        spec = self.item_specs.get(item.nodeid)
+        run = self.runs.get(spec.name) if spec is not None else None
+        if run is None or run.student is None or not spec.forbidden:
+            return
+        text = rules.message(run.student.take_forbidden(item.nodeid.split("::", 1)[-1]), spec.forbidden)
+        if text:
+            report.outcome = "failed"
+            report.longrepr = text
+            self._excinfo[item.nodeid] = ("failed", _trim(text))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "teardown":
@@ -175,6 +192,13 @@ class GraderPlugin:
         spec = self.spec_of(item.path)
         if spec.module in self.submission.problems:
             raise StudentError(self.submission.problems[spec.module])
+        # The handout's "do not call X", found in the submitted source: no check earns points.
+        if spec.name not in self._source_rules:
+            path = self.submission.files.get(spec.module)
+            uses = rules.source_uses(path, [f.name for f in spec.forbidden]) if path and spec.forbidden else []
+            self._source_rules[spec.name] = rules.message(uses, spec.forbidden)
+        if self._source_rules[spec.name]:
+            raise StudentError(self._source_rules[spec.name])
 
     def pytest_runtest_teardown(self, item, nextitem):
         spec = self.spec_of(item.path)

@@ -171,7 +171,10 @@ def grade(
         if role == "student":
             files = {m: str(p) for m, p in submission.files.items()}
             jail = JailPolicy(read_only=shown, device=device)
-            return WorkerConfig("student", spec.module, files, log, options.limits, device, jail=jail, isolation=options.isolation)
+            return WorkerConfig(
+                "student", spec.module, files, log, options.limits, device, jail=jail, isolation=options.isolation,
+                forbidden=[f.name for f in spec.forbidden],
+            )  # fmt: skip
         by_module = {s.module: s for s in (support or [])}
         files = {m: str(by_module[m].solution) for m in spec.requires if m in by_module and by_module[m].has_solution}
         files[spec.module] = str(spec.solution)

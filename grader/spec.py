@@ -12,6 +12,22 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
+class Forbidden:
+    """A rule of the handout: the submission must not use ``name`` (a dotted name, e.g.
+    ``torch.nn.functional.softmax``; a class counts when it is built, ``torch.Tensor.X``
+    whenever a method ``X`` is called). ``reason`` ends the message a student reads:
+    "uses torch.softmax (softmax.py, line 3): <reason>". ``grader.rules`` enforces it."""
+
+    name: str
+    reason: str
+
+
+def forbid(reason: str, *names: str) -> tuple[Forbidden, ...]:
+    """Several names forbidden for one reason."""
+    return tuple(Forbidden(n, reason) for n in names)
+
+
+@dataclass(frozen=True)
 class ExerciseSpec:
     """One exercise: what students edit, how it is checked, what it is checked against."""
 
@@ -27,6 +43,7 @@ class ExerciseSpec:
     data: tuple[Path, ...] = ()  # files or folders the exercise needs
     section: str = ""  # the course section the handout follows
     requires: tuple[str, ...] = ()  # other course modules this one may import
+    forbidden: tuple[Forbidden, ...] = ()  # what the handout says not to call (grader.rules)
 
     @property
     def has_solution(self) -> bool:

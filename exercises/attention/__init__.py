@@ -1,10 +1,25 @@
 """Exercise 2: scaled dot-product attention with masks, and GPT-2 style multi-head attention."""
 
 from exercises import course_exercise
+from grader.spec import forbid
 
 EXERCISE = course_exercise(
     "attention",
     "Scaled dot-product and multi-head attention",
     order=2,
     section="2. Scaled dot-product and multi-head attention",
+    # The handout: torch.softmax may be used; "Do not call
+    # torch.nn.functional.scaled_dot_product_attention or nn.MultiheadAttention".
+    forbidden=forbid(
+        "the handout asks you to write attention yourself, not to call PyTorch's",
+        "torch.nn.functional.scaled_dot_product_attention",
+        "torch._C._nn.scaled_dot_product_attention",
+        "torch.nn.MultiheadAttention",
+        "torch.nn.functional.multi_head_attention_forward",
+        "torch._scaled_dot_product_attention_math",
+        "torch._scaled_dot_product_flash_attention",
+        "torch._scaled_dot_product_flash_attention_for_cpu",
+        "torch._scaled_dot_product_efficient_attention",
+        "torch._scaled_dot_product_cudnn_attention",
+    ),
 )
