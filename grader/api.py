@@ -29,16 +29,26 @@ def list_exercises(registry: Registry | None = None) -> list[ExerciseInfo]:
     return [ExerciseInfo(spec, tuple(static_checks(spec))) for spec in registry.ordered()]
 
 
-def _points_of(decorators: list[ast.expr]) -> tuple[float, bool, int]:
+class CheckFileError(ValueError):
+    """A check file that cannot be read as checks: one line naming the file and the fault."""
+
+
+def _points_of(path: Path, node: ast.FunctionDef) -> tuple[float, bool, int]:
     points, hidden, params = 1.0, False, 1
-    for dec in decorators:
+    for dec in node.decorator_list:
         target = dec.func if isinstance(dec, ast.Call) else dec
         name = ast.unparse(target)
         if name.endswith("mark.points") and isinstance(dec, ast.Call) and dec.args:
             try:
                 points = float(ast.literal_eval(dec.args[0]))
             except (ValueError, TypeError):
-                pass
+                # The plugin refuses it when the checks run; say so here too, never guess 1.
+                raise CheckFileError(
+                    f"{path}, line {dec.lineno}: {node.name}: @pytest.mark.points needs one number, "
+                    f"got {ast.unparse(dec.args[0])}"
+                ) from None
+            if points < 0:
+                raise CheckFileError(f"{path}, line {dec.lineno}: {node.name}: points must not be negative")
         elif name.endswith("mark.hidden"):
             hidden = True
         elif name.endswith("mark.parametrize") and isinstance(dec, ast.Call) and len(dec.args) >= 2:
@@ -49,16 +59,21 @@ def _points_of(decorators: list[ast.expr]) -> tuple[float, bool, int]:
 
 
 def static_checks(spec: ExerciseSpec, include_hidden: bool = False) -> list[StaticCheck]:
-    """The checks of an exercise and their points, read from the check files' source."""
+    """The checks of an exercise and their points, read from the check files' source.
+
+    Raises CheckFileError for a check file that is missing, does not parse or gives
+    points that are not a number."""
     out: list[StaticCheck] = []
     for path in spec.all_checks(include_hidden):
         try:
             tree = ast.parse(Path(path).read_text())
-        except (OSError, SyntaxError):
-            continue
+        except OSError as exc:
+            raise CheckFileError(f"{path}: cannot read the check file: {exc.strerror or exc}") from None
+        except SyntaxError as exc:
+            raise CheckFileError(f"{path}, line {exc.lineno}: the check file does not parse: {exc.msg}") from None
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                points, hidden, params = _points_of(node.decorator_list)
+                points, hidden, params = _points_of(Path(path), node)
                 for _ in range(params):
                     out.append(StaticCheck(node.name, points, hidden))
     return out
@@ -129,6 +144,7 @@ def check_solutions(names: list[str] | None = None, options: GradeOptions | None
 
 
 __all__ = [
+    "CheckFileError",
     "list_exercises",
     "static_checks",
     "grade_exercise",

@@ -168,11 +168,14 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_command(as_json: bool) -> None:
     """The exercises in course order, with title and max points."""
-    from grader.api import list_exercises
+    from grader.api import CheckFileError, list_exercises
     from grader.registry import load_registry
 
     registry = load_registry()
-    infos = list_exercises(registry)
+    try:
+        infos = list_exercises(registry)
+    except CheckFileError as exc:
+        raise UserError(str(exc)) from None
     if as_json:
         click.echo(json.dumps([
             {"name": i.spec.name, "title": i.spec.title, "order": i.spec.order, "max_points": i.max_points,

@@ -66,8 +66,8 @@ def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
         # the first torch.optim optimizer imports: ~2.5 s per fresh worker otherwise).
         try:
             __import__(name)
-        except Exception:
-            pass
+        except Exception as exc:  # workers import it themselves, slower: say so, go on
+            print(f"grader zygote: preloading {name} failed ({type(exc).__name__}: {exc})", file=sys.stderr)
 
     statuses: dict[int, tuple[int | None, int | None]] = {}
     children: set[int] = set()

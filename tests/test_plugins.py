@@ -120,3 +120,22 @@ def test_pack_exercise_is_graded(installed_pack, tmp_path):
 def test_pack_is_absent_without_the_install():
     listed = subprocess.run([sys.executable, "-m", "grader.cli", "list", "--json"], capture_output=True, text=True)
     assert "double" not in [i["name"] for i in json.loads(listed.stdout)]
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("import pytest\n@pytest.mark.points('many')\ndef test_x():\n    pass\n", "needs one number, got 'many'"),
+        ("def test_x(:\n", "does not parse"),
+    ],
+)
+def test_a_broken_check_file_is_named_never_skipped_or_guessed(tmp_path, source, expected):
+    from grader.api import CheckFileError, static_checks
+    from grader.spec import ExerciseSpec
+
+    checks = tmp_path / "test_broken.py"
+    checks.write_text(source)
+    spec = ExerciseSpec("broken", "Broken", 99, "broken", tmp_path / "broken.py", (checks,))
+    with pytest.raises(CheckFileError, match=expected) as info:
+        static_checks(spec)
+    assert str(checks) in str(info.value)

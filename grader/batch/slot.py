@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections import deque
 from pathlib import Path
 
@@ -223,8 +224,9 @@ def _child(job: dict, token: str, slot: Slot, scratch: Path, write_fd: int) -> N
             n = os.write(write_fd, view)
             view = view[n:]
         os.close(write_fd)  # the slot has the result now, before this process is torn down
-    except BaseException:  # noqa: BLE001
+    except BaseException:  # noqa: BLE001 - the slot sees a dead child; its log says why
         code = 70
+        traceback.print_exc(file=sys.stderr)
     finally:
         os._exit(code)
 
