@@ -37,6 +37,19 @@ def tolerance(dtype: torch.dtype) -> tuple[float, float]:
     return TOLERANCES.get(dtype, (0.0, 0.0))
 
 
+def looser_tolerance(*dtypes: torch.dtype) -> tuple[float, float]:
+    """The loosest (rtol, atol) of ``dtypes``: values that passed through the least
+    precise of them are held to its tolerance."""
+    pairs = [tolerance(d) for d in dtypes]
+    return max(r for r, _ in pairs), max(a for _, a in pairs)
+
+
+def _castable(a: torch.dtype, b: torch.dtype) -> bool:
+    """Two dtypes whose values compare after a cast: real numbers (bool and complex
+    stay a dtype difference)."""
+    return all(d != torch.bool and not d.is_complex for d in (a, b))
+
+
 def _shape(t: torch.Tensor) -> str:
     return "(" + ", ".join(str(s) for s in t.shape) + ")"
 
@@ -117,17 +130,36 @@ def describe_difference(
     rtol: float | None = None,
     atol: float | None = None,
     against: str = "the reference",
+    *,
+    strict_dtype: bool = False,
+    precision: tuple[torch.dtype, ...] | None = None,
 ) -> str | None:
     """None when close; otherwise one sentence on how they differ (shape first).
+
+    A different dtype is not itself a difference unless ``strict_dtype``: the values are
+    compared after casting both to their common dtype, at the looser tolerance of the
+    two (only the dtype check of each exercise asks for the dtype). ``precision``: more
+    dtypes whose tolerance may apply (a gradient is float64 but was computed through a
+    float32 output: one mistake, one deduction).
 
     ``against`` names what ``expected`` is, for checks that compare a submission with
     itself ("the output before the change").
     """
     if actual.shape != expected.shape:
         return f"has shape {_shape(actual)}, expected {_shape(expected)}"
+    cast = ""
+    dtypes = (expected.dtype,)
     if actual.dtype != expected.dtype:
-        return f"has dtype {_dtype(actual.dtype)}, expected {_dtype(expected.dtype)}"
-    default_rtol, default_atol = tolerance(expected.dtype)
+        if strict_dtype or not _castable(actual.dtype, expected.dtype):
+            return f"has dtype {_dtype(actual.dtype)}, expected {_dtype(expected.dtype)}"
+        # One mistake, one deduction: a dtype slip is the dtype check's to report. Values
+        # are compared after casting both to a common dtype, at the looser tolerance of
+        # the two, and a failure says so.
+        common = torch.promote_types(actual.dtype, expected.dtype)
+        dtypes = (actual.dtype, expected.dtype)
+        cast = f" (compared as {_dtype(common)}: it has dtype {_dtype(actual.dtype)}, the reference {_dtype(expected.dtype)})"
+        actual, expected = actual.detach().to(common), expected.detach().to(common)
+    default_rtol, default_atol = looser_tolerance(*dtypes, *(precision or ()))
     rtol = default_rtol if rtol is None else rtol
     atol = default_atol if atol is None else atol
     a = actual.detach().to("cpu")
@@ -139,17 +171,17 @@ def describe_difference(
         flat = int(diff.reshape(-1).nonzero()[0])
         return (
             f"differs in {int(diff.sum())} of {a.numel()} elements; first at {_index(flat, a.shape)}: "
-            f"got {a.reshape(-1)[flat].item()}, expected {e.reshape(-1)[flat].item()}"
+            f"got {a.reshape(-1)[flat].item()}, expected {e.reshape(-1)[flat].item()}{cast}"
         )
     a64, e64 = a.double(), e.double()
     bad_nan = torch.isnan(a64) & ~torch.isnan(e64)
     if bool(bad_nan.any()):
         flat = int(bad_nan.reshape(-1).nonzero()[0])
-        return f"contains NaN ({int(bad_nan.sum())} elements, first at {_index(flat, a.shape)}) where {against} is finite"
+        return f"contains NaN ({int(bad_nan.sum())} elements, first at {_index(flat, a.shape)}) where {against} is finite{cast}"
     bad_inf = torch.isinf(a64) & ~torch.isinf(e64)
     if bool(bad_inf.any()):
         flat = int(bad_inf.reshape(-1).nonzero()[0])
-        return f"contains inf ({int(bad_inf.sum())} elements, first at {_index(flat, a.shape)}) where {against} is finite"
+        return f"contains inf ({int(bad_inf.sum())} elements, first at {_index(flat, a.shape)}) where {against} is finite{cast}"
     both_special = (torch.isnan(a64) & torch.isnan(e64)) | (torch.isinf(a64) & (a64 == e64))
     err = (a64 - e64).abs().masked_fill(both_special, 0.0)
     err = torch.nan_to_num(err, nan=float("inf"))
@@ -161,7 +193,7 @@ def describe_difference(
     return (
         f"differs from {against}: max abs error {err.reshape(-1)[flat].item():.3g} at index "
         f"{_index(flat, a.shape)} (got {a64.reshape(-1)[flat].item():.6g}, expected "
-        f"{e64.reshape(-1)[flat].item():.6g}); {int(over.sum())} of {a.numel()} elements are off"
+        f"{e64.reshape(-1)[flat].item():.6g}); {int(over.sum())} of {a.numel()} elements are off{cast}"
     )
 
 
@@ -183,10 +215,16 @@ def expect_close(
     mistakes: Mapping[str, Any] | None = None,
     hint: str = "",
     against: str = "the reference",
+    strict_dtype: bool = False,
+    precision: tuple[torch.dtype, ...] | None = None,
 ) -> torch.Tensor:
-    """Fail with a readable message unless ``actual`` is a tensor close to ``expected``."""
+    """Fail with a readable message unless ``actual`` is a tensor close to ``expected``.
+
+    Values are compared after casting to a common dtype (see describe_difference); only
+    a dtype check passes ``strict_dtype=True`` (or calls expect_tensor(dtype=...)).
+    """
     actual = expect_tensor(actual, what)
-    problem = describe_difference(actual, expected, rtol, atol, against)
+    problem = describe_difference(actual, expected, rtol, atol, against, strict_dtype=strict_dtype, precision=precision)
     if problem is None:
         return actual
     message = f"{what} {problem}"
@@ -196,6 +234,56 @@ def expect_close(
     elif hint:
         message += f". {hint}"
     raise CheckFailure(message)
+
+
+def output_dtypes(value: Any) -> tuple[torch.dtype, ...]:
+    """The floating dtypes of the tensors in a call's output (a tensor, or a tuple/list of
+    them): pass as ``precision=`` to a gradient comparison, so an output computed in a
+    lower precision costs the dtype check, not the gradient check too."""
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    return tuple(t.dtype for t in items if type(t) is torch.Tensor and t.dtype.is_floating_point)
+
+
+def within_row_correlation(actual: torch.Tensor, expected: torch.Tensor, dim: int = -1) -> float | None:
+    """How well ``actual`` varies along ``dim`` as ``expected`` does: the correlation of
+    the two after removing each row's mean, pooled over all rows, on the entries where
+    both are finite and ``expected`` is not exactly 0 (masked entries say nothing about
+    the input). None when ``expected`` does not vary within its rows."""
+    a = actual.detach().to("cpu", torch.float64)
+    e = expected.detach().to("cpu", torch.float64)
+    valid = torch.isfinite(a) & torch.isfinite(e) & (e != 0)
+    a, e, w = a.where(valid, 0.0), e.where(valid, 0.0), valid.double()
+    count = w.sum(dim=dim, keepdim=True).clamp(min=1)
+    ca = (a - a.sum(dim=dim, keepdim=True) / count) * w
+    ce = (e - e.sum(dim=dim, keepdim=True) / count) * w
+    spread = float((ce * ce).sum())
+    if spread <= 1e-24:
+        return None
+    return float((ca * ce).sum()) / max(spread * float((ca * ca).sum()), 1e-300) ** 0.5
+
+
+def expect_computed(actual: Any, expected: torch.Tensor, what: str = "output", *, dim: int = -1,
+                    threshold: float = 0.5) -> torch.Tensor:
+    """Fail unless ``actual`` is computed from the input: close to ``expected`` (the
+    reference on the same call), or at least varying along ``dim`` as it does (pooled
+    within-row correlation >= ``threshold``). A property check (rows sum to one, masked
+    entries are 0) calls this first, so a constant or uniform output earns nothing for
+    having the property, while a submission with one real bug (a dtype slip, a missing
+    scale) still does. Shape is required; dtype is not."""
+    actual = expect_tensor(actual, what, shape=expected.shape)
+    problem = describe_difference(actual, expected)
+    if problem is None:
+        return actual
+    r = within_row_correlation(actual, expected, dim)
+    if r is None:
+        if describe_difference(actual, expected, rtol=0.0, atol=1e-2) is None:
+            return actual
+    elif r >= threshold:
+        return actual
+    follows = "" if r is None else f" and does not vary along dim {dim} as the reference's does (correlation {r:.2f})"
+    raise CheckFailure(
+        f"{what} {problem}{follows}: this check's property counts only for an output computed from its input"
+    )
 
 
 def expect_finite(actual: Any, what: str = "output") -> torch.Tensor:

@@ -10,6 +10,7 @@ Values are encoded as a JSON tree in which tensors, tuples, dtypes, non-string-k
 dicts and handles to objects that live in the worker are tagged dicts::
 
     {"__tensor__": "t3", "requires_grad": false, "device": "cpu"}
+    {"__tensor__": "t4", ..., "layout": {"shape": [4, 6], "stride": [1, 4]}}  (KeepLayout)
     {"__tuple__": [...]}        {"__dtype__": "float32"}
     {"__dict__": [[k, v], ...]} {"__handle__": "h12", "type": "DecoderBlock"}
 """
@@ -34,6 +35,16 @@ MAX_FRAME_BYTES = MAX_JSON_BYTES + MAX_BLOB_BYTES
 CHUNK_BYTES = 1 << 20
 
 _TAGS = ("__tensor__", "__tuple__", "__dtype__", "__dict__", "__handle__", "__float__")
+
+
+@dataclass(frozen=True)
+class KeepLayout:
+    """A tensor argument that must reach the worker with its own strides and offset, not
+    as the contiguous copy every other tensor becomes (a check on non-contiguous input
+    wraps its tensor in this). Only the span of storage the view reaches crosses; the
+    worker rebuilds the view on it with ``torch.as_strided``."""
+
+    tensor: Any
 
 
 class ProtocolError(Exception):
@@ -171,6 +182,8 @@ class Encoder:
             return {"__handle__": value.id, "type": value.type_name}
         if isinstance(value, torch.Tensor):
             return self._tensor(value)
+        if isinstance(value, KeepLayout) and isinstance(value.tensor, torch.Tensor):
+            return self._tensor(value.tensor, keep_layout=True)
         if isinstance(value, torch.dtype):
             return {"__dtype__": str(value).removeprefix("torch.")}
         if type(value) in (tuple, torch.Size):
@@ -187,7 +200,7 @@ class Encoder:
             raise TypeError(f"cannot send a value of type {type(value).__name__}")
         return self.encode(self._make_handle(value))
 
-    def _tensor(self, value: Any) -> dict:
+    def _tensor(self, value: Any, keep_layout: bool = False) -> dict:
         import torch
 
         if value.device.type == "meta":
@@ -202,9 +215,19 @@ class Encoder:
                 "requires_grad": bool(value.requires_grad),
                 "device": str(value.device.type),
             }
+            layout = None
+            if keep_layout and plain.numel() and not plain.is_contiguous():
+                # The storage the view reaches, from its first element to its last, as a
+                # flat contiguous tensor; the view is rebuilt on it at offset 0.
+                stride = plain.stride()
+                span = 1 + sum((n - 1) * st for n, st in zip(plain.shape, stride))
+                layout = {"shape": list(plain.shape), "stride": list(stride)}
+                plain = plain.as_strided((span,), (1,), plain.storage_offset())
             plain = plain.to("cpu").contiguous().clone()
         key = f"t{len(self.tensors)}"
         self.tensors[key] = plain
+        if layout is not None:
+            meta["layout"] = layout
         return {"__tensor__": key, **meta}
 
     def blob(self) -> bytes:
@@ -274,12 +297,35 @@ class Decoder:
         if key not in self._tensors:
             raise ProtocolError(f"tensor {key!r} missing from payload")
         tensor = self._tensors[key]
+        if "layout" in tree:
+            tensor = _strided(tensor, tree["layout"])
         device = self._device if self._device is not None else tree.get("device", "cpu")
         if str(device) != "cpu":
             tensor = tensor.to(device)
         if tree.get("requires_grad") and tensor.is_floating_point():
             tensor.requires_grad_(True)
         return tensor
+
+
+def _strided(flat: Any, layout: Any) -> Any:
+    """The view ``layout`` describes on the flat storage ``flat``; ProtocolError unless
+    it stays inside that storage."""
+    import torch
+
+    if not isinstance(layout, dict):
+        raise ProtocolError("a tensor layout should be a JSON object")
+    shape, stride = _list(layout.get("shape")), _list(layout.get("stride"))
+    if (len(shape) != len(stride) or len(shape) > 64
+            or not all(type(v) is int and 0 <= v < 2**62 for v in (*shape, *stride))):
+        raise ProtocolError(f"bad tensor layout {layout!r:.120}")
+    if flat.dim() != 1:
+        raise ProtocolError("a tensor with a layout should arrive as flat storage")
+    reach = sum((n - 1) * st for n, st in zip(shape, stride)) if all(shape) else -1
+    if reach >= flat.numel():
+        raise ProtocolError(f"tensor layout {layout!r:.120} reaches past its {flat.numel()} elements of storage")
+    if not all(shape):
+        return torch.empty(shape, dtype=flat.dtype)
+    return torch.as_strided(flat, tuple(shape), tuple(stride), 0)
 
 
 def _list(value: Any) -> list:

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from grader.compare import CheckFailure, expect, expect_close, expect_equal_tensors, expect_finite
+from grader.compare import (CheckFailure, expect, expect_close, expect_computed, expect_equal_tensors, expect_finite,
+                            expect_tensor, output_dtypes)
 from grader.remote import call_with_inputs, vjp
 
 # (q shape, k shape, v shape): no batch dims; T_q != T_k with d_v != d_k; (B, nh, T, hs)
@@ -92,6 +93,20 @@ def check_module(student, reference, sd, what, x, n_heads, causal, device, mask=
     return expect_close(got, want, what, mistakes=mistakes)
 
 
+def expect_uses_queries(student, sd, x, n_heads, causal, device, out, what):
+    """A property of a module's output counts only if the output is computed with
+    attention that depends on q and k: scaling the query projection must change it (a
+    uniform or constant attention gives the same output whatever the queries)."""
+    C = x.shape[-1]
+    scaled = dict(sd)
+    scaled["c_attn.weight"] = torch.cat([sd["c_attn.weight"][:C] * 3, sd["c_attn.weight"][C:]])
+    scaled["c_attn.bias"] = torch.cat([sd["c_attn.bias"][:C] * 3, sd["c_attn.bias"][C:]])
+    other = expect_finite(build(student, scaled, C, n_heads, causal, device)(x), what)
+    expect(other.shape == out.shape and not torch.allclose(other.to(out.dtype), out),
+           f"{what} stays the same when the query projection is scaled by 3: the attention weights do not depend "
+           "on q and k, so this check's property earns nothing")
+
+
 # ----------------------------------------------------------------------------- scaled_dot_product_attention
 
 
@@ -105,18 +120,26 @@ def test_values_match_reference(student, reference, generator, device):
 @pytest.mark.points(1)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float16], ids=["float64", "float16"])
 def test_dtypes_preserved(student, reference, generator, device, dtype):
+    # The one check that asks for the dtype: elsewhere values are compared after a cast to
+    # a common dtype, so a dtype slip costs these points only.
     q, k, v = qkv(SHAPES[1], generator, device, dtype=dtype)
-    check_attention(student, reference, f"{describe(q, k, v)} in {str(dtype)[6:]}", q, k, v)
+    what = f"{describe(q, k, v)} in {str(dtype)[6:]}"
+    out, weights = pair(student.scaled_dot_product_attention(q, k, v), what)
+    expect_tensor(weights, f"the weight matrix of {what}", dtype=dtype)
+    expect_tensor(out, f"the output of {what}", dtype=dtype)
+    check_attention(student, reference, what, q, k, v)
 
 
 @pytest.mark.points(1)
-def test_weights_rows_sum_to_one(student, generator, device):
+def test_weights_rows_sum_to_one(student, reference, generator, device):
     q, k, v = qkv(SHAPES[2], generator, device)
     mask = random_mask((2, 1, 4, 7), generator, device)
     for m in (None, mask):
         what = describe(q, k, v, m)
         _, weights = pair(student.scaled_dot_product_attention(q, k, v, m), what)
         weights = expect_finite(weights, f"the weight matrix of {what}")
+        # The property counts only for weights computed from q and k (uniform ones have it).
+        expect_computed(weights, reference.scaled_dot_product_attention(q, k, v, m)[1], f"the weight matrix of {what}")
         expect(weights.shape == (2, 3, 4, 7), f"the weights of {what} have shape {tuple(weights.shape)}, expected (2, 3, 4, 7)")
         worst = (weights.sum(dim=-1) - 1).abs().max().item()
         expect(worst < 1e-5, f"each row of the weights of {what} should sum to 1 over the keys; a row is off by {worst:.3g}")
@@ -141,6 +164,9 @@ def test_masked_keys_are_ignored(student, reference, generator, device):
     out, weights = pair(student.scaled_dot_product_attention(q, k, v, mask), what)
     weights = expect_finite(weights, f"the weight matrix of {what}")
     expect(weights.shape == (2, 3, 4, 7), f"the weights of {what} have shape {tuple(weights.shape)}, expected (2, 3, 4, 7)")
+    # Only for weights computed from q and k: uniform weights over the allowed keys ignore
+    # masked keys too. (Masked entries, 0 in the reference, do not count in the comparison.)
+    expect_computed(weights, reference.scaled_dot_product_attention(q, k, v, mask)[1], f"the weight matrix of {what}")
     leak = weights.masked_select(~mask.expand_as(weights)).abs().max().item()
     expect(leak == 0, f"the weights of {what} should be exactly 0 where the mask is False; found {leak:.3g}. "
                       "True means 'may attend': fill the masked scores with -inf before the softmax")
@@ -177,19 +203,25 @@ def test_gradients_match_reference(student, reference, generator, device):
         lambda ns: vjp(ns.scaled_dot_product_attention, q, k, v, mask, grad_output=g, output_index=0).input_grads
     )
     expect(len(got.input_grads) == 3, "gradients should reach q, k and v")
+    # Weights computed in a lower precision are the dtype check's to report: the gradients
+    # are held to the tolerance of the least precise dtype the call returned.
+    precision = output_dtypes(got.output)
     for i, (name, got_grad, want_grad) in enumerate(zip("qkv", got.input_grads, want.input_grads)):
         expect(got_grad is not None, f"no gradient reached {name}: the autograd graph was cut")
-        expect_close(got_grad, want_grad, f"the gradient of the output with respect to {name}",
+        expect_close(got_grad, want_grad, f"the gradient of the output with respect to {name}", precision=precision,
                      mistakes={n: grads[i] for n, grads in mistakes.items() if len(grads) == 3})
 
 
 @pytest.mark.points(1)
-def test_inputs_not_modified(student, generator, device):
+def test_inputs_not_modified(student, reference, generator, device):
     q, k, v = qkv(SHAPES[1], generator, device)
     mask = random_mask((2, 4, 6), generator, device)
     # The worker works on its own copies: ask for them back after the call.
     call = call_with_inputs(student.scaled_dot_product_attention, q, k, v, mask)
-    pair(call.output, describe(q, k, v, mask))
+    _, weights = pair(call.output, describe(q, k, v, mask))
+    # Only for weights computed from q and k: a constant output leaves its inputs alone too.
+    expect_computed(weights, reference.scaled_dot_product_attention(q, k, v, mask)[1],
+                    f"the weight matrix of {describe(q, k, v, mask)}")
     for name, got, original in zip(("q", "k", "v", "mask"), call.args, (q, k, v, mask)):
         expect_equal_tensors(got, original, f"the input {name} (attention modified it in place: write to a new tensor)")
 
@@ -241,6 +273,8 @@ def test_mha_causal_ignores_later_tokens(student, reference, generator, device, 
     later = x.clone()
     later[:, t + 1:] = (torch.randn(B, T - t - 1, C, generator=generator) * 2).to(device)
     before = expect_finite(module(x), "the causal output")
+    # The property counts only for an output computed with attention that depends on q and k.
+    expect_uses_queries(student, sd, x, nh, True, device, before, "the causal output")
     after = expect_finite(module(later), "the causal output")
     for out in (before, after):
         expect(out.shape == (B, T, C), f"the causal output has shape {tuple(out.shape)}, expected {(B, T, C)}")
@@ -258,6 +292,7 @@ def test_mha_batch_elements_independent(student, reference, generator, device, s
     module = build(student, sd, C, nh, False, device)
     x = (torch.randn(B, T, C, generator=generator) * 2).to(device)
     full = expect_finite(module(x), f"MultiHeadAttention output for a batch of {B}")
+    expect_uses_queries(student, sd, x, nh, False, device, full, f"MultiHeadAttention output for a batch of {B}")
     single = expect_finite(module(x[2:3].clone()), "MultiHeadAttention output for one sequence")
     expect_close(single, full[2:3], "the output for sequence 2 alone vs. as part of a batch",
                  hint="Batch elements must not mix: check the reshapes around the heads",
@@ -290,14 +325,19 @@ def test_mha_gradients_match_reference(student, reference, generator, device, se
     sd = reference_weights(reference, seed, C, nh)
     x = (torch.randn(B, T, C, generator=generator, dtype=torch.float64) * 2).to(device).requires_grad_()
     g = torch.randn(B, T, C, generator=generator, dtype=torch.float64).to(device)
+    # Held to float32's tolerance: weights computed in float32 inside a float64 module are
+    # the dtype check's to report (one mistake, one deduction), and every known mistake
+    # is off by far more.
+    precision = (torch.float32,)
     got = vjp(build(student, sd, C, nh, True, device, torch.float64), x, grad_output=g)
     want = vjp(build(reference, sd, C, nh, True, device, torch.float64), x, grad_output=g)
     mistakes = reference.diagnose(
         lambda ns: vjp(build(ns, sd, C, nh, True, device, torch.float64), x, grad_output=g).input_grads[0]
     )
     expect(got.input_grads and got.input_grads[0] is not None, "no gradient reached the input x: the autograd graph was cut")
-    expect_close(got.input_grads[0], want.input_grads[0], "the gradient with respect to the input x", mistakes=mistakes)
+    expect_close(got.input_grads[0], want.input_grads[0], "the gradient with respect to the input x", mistakes=mistakes,
+                 precision=precision)
     for name, want_grad in want.param_grads.items():
         got_grad = got.param_grads.get(name)
         expect(got_grad is not None, f"no gradient reached the parameter {name}")
-        expect_close(got_grad, want_grad, f"the gradient with respect to {name}")
+        expect_close(got_grad, want_grad, f"the gradient with respect to {name}", precision=precision)

@@ -240,6 +240,20 @@ def test_dropout_only_in_training(student, reference, generator, device):
         f"{what} in training mode gave the same output as in eval mode: dropout is not applied "
         "(pass dropout on to the attention and the MLP)",
     )
+    # The MLP's own dropout (GPT-2's layout: c_fc, GELU, c_proj, then dropout): the
+    # attention's alone would pass the check above.
+    h = _inputs(generator, device, 2, 6, D)
+    mlp = block.mlp
+    mlp.eval()
+    quiet = expect_finite(mlp(h), f"{what}.mlp(h) in eval mode")
+    mlp.train()
+    student.seed(1)
+    noisy = expect_finite(mlp(h), f"{what}.mlp(h) in training mode")
+    expect(
+        noisy.shape != quiet.shape or not torch.allclose(noisy, quiet),
+        f"{what}.mlp in training mode gave the same output as in eval mode: the MLP has no dropout of its own "
+        "(MLP(d_model, dropout) ends with dropout after c_proj, as in GPT-2)",
+    )
 
 
 @pytest.mark.points(1)

@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from grader.compare import CheckFailure, expect, expect_close, expect_finite
+from grader.compare import CheckFailure, expect, expect_close, expect_finite, expect_tensor
 from grader.data import NER_LABELS, encode_words, label_ids, ner_split
 from grader.remote import vjp
 
@@ -276,8 +276,11 @@ def test_loss_matches_reference(student, reference, generator, device):
         logits, labels = logits.to(device), labels.to(device)
         mistakes = reference.diagnose(lambda ns: ns.ner_loss(logits, labels))
         expected = reference.ner_loss(logits, labels)
-        expect_close(student.ner_loss(logits, labels), expected, f"ner_loss for {what}", mistakes=mistakes,
-                     hint="the mean cross-entropy over the positions whose label is not -100")
+        got = expect_close(student.ner_loss(logits, labels), expected, f"ner_loss for {what}", mistakes=mistakes,
+                           hint="the mean cross-entropy over the positions whose label is not -100")
+        # The exercise's one dtype check ("a scalar tensor in the logits' dtype"): values
+        # elsewhere are compared after a cast to a common dtype.
+        expect_tensor(got, f"ner_loss for {what}", dtype=logits.dtype)
 
 
 @pytest.mark.points(2)
@@ -447,7 +450,7 @@ def test_training_reaches_reference_f1(student, reference, seed, device):
     train = _frozen_features("train", table, type_vectors, reference)
     test = _frozen_features("test", table, type_vectors, reference)
     f1, losses = _train_and_score(student, seed, device, train, test, "your")
-    ref_f1, _ = _train_and_score(reference, seed, device, train, test, "the reference")
+    ref_f1, ref_losses = _train_and_score(reference, seed, device, train, test, "the reference")
     expect(type(losses) in (list, tuple) and len(losses) == STEPS and all(type(v) is float for v in losses),
            f"train_head(..., steps={STEPS}) should return {STEPS} losses as Python floats (loss.item()), "
            f"got {_kind(losses)}: {_short(losses, 120)}")
@@ -455,6 +458,16 @@ def test_training_reaches_reference_f1(student, reference, seed, device):
     expect(losses[-1] < 0.7 * losses[0],
            f"train_head's loss went from {losses[0]:.3f} to only {losses[-1]:.3f} in {STEPS} steps "
            f"(the reference's falls well below 70% of where it starts): are the head's parameters being updated?")
+    # The same head, seed, features and update as the reference: the same loss at every
+    # step, up to float rounding. (An F1 near the reference's alone lets through a loop
+    # that never zeroes the gradients.)
+    ref_losses = [float(v) for v in ref_losses]
+    for step, (got, want) in enumerate(zip(losses, ref_losses)):
+        expect(abs(got - want) <= 1e-3 + 1e-2 * abs(want),
+               f"train_head's loss at step {step} is {got:.4f}, the reference's {want:.4f} (same head, seed and "
+               f"features; losses {_short(losses, 80)}, the reference's {_short(ref_losses, 80)}). Each step should be "
+               f"logits, ner_loss, head.zero_grad(), loss.backward(), p -= lr * p.grad: without zero_grad the "
+               f"gradients of earlier steps pile up")
     expect(f1 >= ref_f1 - F1_MARGIN,
            f"after train_head your head's entity F1 on the test split is {f1:.3f}; the reference reaches {ref_f1:.3f} "
            f"from the same features and seed (at least {ref_f1 - F1_MARGIN:.3f} passes). Check that ner_loss ignores "

@@ -17,6 +17,19 @@ def _build(ns, sd, d_model, n_heads, causal, device):
     return module
 
 
+def _uses_queries(student, sd, x, n_heads, causal, device, out, what):
+    """As the visible checks' expect_uses_queries: scaling the query projection must
+    change the output, or the attention does not depend on q and k."""
+    C = x.shape[-1]
+    scaled = dict(sd)
+    scaled["c_attn.weight"] = torch.cat([sd["c_attn.weight"][:C] * 3, sd["c_attn.weight"][C:]])
+    scaled["c_attn.bias"] = torch.cat([sd["c_attn.bias"][:C] * 3, sd["c_attn.bias"][C:]])
+    other = expect_finite(_build(student, scaled, C, n_heads, causal, device)(x), what)
+    expect(other.shape == out.shape and not torch.allclose(other.to(out.dtype), out),
+           f"{what} stays the same when the query projection is scaled by 3: the attention weights do not depend "
+           "on q and k, so this check's property earns nothing")
+
+
 @pytest.mark.hidden
 @pytest.mark.points(2)
 def test_large_shapes_match_reference(student, reference, generator, device, seed):
@@ -56,5 +69,7 @@ def test_deterministic_in_training_mode(student, reference, generator, device, s
     module.train()
     x = torch.randn(2, 6, C, generator=generator).to(device)
     first = expect_finite(module(x), "MultiHeadAttention output")
+    # Only for an output computed with attention that depends on q and k.
+    _uses_queries(student, sd, x, nh, False, device, first, "MultiHeadAttention output")
     second = expect_finite(module(x), "MultiHeadAttention output")
     expect(torch.equal(first, second), "MultiHeadAttention gave different outputs for the same input in training mode (dropout?)")

@@ -2,8 +2,8 @@
 
 They probe what the visible checks leave out, so a submission tuned to the visible
 examples is still caught: many random tag sequences (ill-formed ones included), the
-alignment of a whole split of real GPT-2 tokens, and the loss on flat (N, L) logits and
-on a batch holding a sentence with nothing to predict.
+alignment of a whole split of real GPT-2 tokens, and the loss on (B, T, L) logits with B = 1
+or T = 1 and on a batch holding a sentence with nothing to predict.
 """
 
 import random
@@ -67,12 +67,15 @@ def test_align_labels_whole_test_split(student, reference):
 
 @pytest.mark.hidden
 @pytest.mark.points(1)
-def test_loss_flat_logits_and_an_all_ignored_sentence(student, reference, generator, device):
-    flat = (torch.randn(10, len(NER_LABELS), generator=generator) * 2).to(device)
-    flat_labels = torch.tensor([0, -100, 3, 3, -100, 8, 1, -100, 0, 5]).to(device)
-    mistakes = reference.diagnose(lambda ns: ns.ner_loss(flat, flat_labels))
-    expect_close(student.ner_loss(flat, flat_labels), reference.ner_loss(flat, flat_labels),
-                 "ner_loss of flat logits (N, 9) and labels (N,)", mistakes=mistakes)
+def test_loss_edge_shapes_and_an_all_ignored_sentence(student, reference, generator, device):
+    # The handout promises logits (B, T, L) and labels (B, T), nothing else: a batch of one
+    # long sentence (B = 1), then one of many one-token sentences (T = 1).
+    for shape in ((1, 10), (10, 1)):
+        logits = (torch.randn(*shape, len(NER_LABELS), generator=generator) * 2).to(device)
+        labels = torch.tensor([0, -100, 3, 3, -100, 8, 1, -100, 0, 5]).view(shape).to(device)
+        mistakes = reference.diagnose(lambda ns: ns.ner_loss(logits, labels))
+        expect_close(student.ner_loss(logits, labels), reference.ner_loss(logits, labels),
+                     f"ner_loss of logits {(*shape, len(NER_LABELS))} and labels {shape}", mistakes=mistakes)
     batch = torch.randn(3, 5, len(NER_LABELS), generator=generator, dtype=torch.float64).to(device)
     labels = torch.randint(0, len(NER_LABELS), (3, 5), generator=generator)
     labels[1] = -100  # a sentence with nothing to predict

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from grader.compare import expect, expect_close, expect_tensor
+from grader.wire import KeepLayout
 
 
 @pytest.mark.hidden
@@ -18,7 +19,9 @@ def test_non_contiguous_input(student, reference, generator):
     x = (torch.randn(6, 4, generator=generator) * 3).t()
     expected = reference.softmax(x, dim=0)
     mistakes = reference.diagnose(lambda ns: ns.softmax(x, dim=0))
-    expect_close(student.softmax(x, dim=0), expected, "softmax of a transposed (non-contiguous) tensor, dim=0",
+    # KeepLayout: the worker gets x with these strides, not the contiguous copy every other
+    # argument becomes (without it this check could never fail).
+    expect_close(student.softmax(KeepLayout(x), dim=0), expected, "softmax of a transposed (non-contiguous) tensor, dim=0",
                  mistakes=mistakes)
 
 

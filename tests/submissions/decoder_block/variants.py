@@ -35,6 +35,11 @@ VARIANTS = {
         (DOCSTRING, '"""Wrong: post-LN, LayerNorm after each residual addition."""'),
         (RESIDUALS, "x = self.ln_1(x + self.attn(x))\n        x = self.ln_2(x + self.mlp(x))"),
     ],
+    "mlp_no_dropout.py": [
+        (DOCSTRING, '"""Wrong: the MLP has no dropout (the attention still has its own)."""'),
+        ('return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))',
+         'return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))'),
+    ],
 }
 
 
