@@ -1,0 +1,317 @@
+"""The handouts' "do not call X" rules (grader/rules.py): a corpus of rule-breakers scores 0
+with the rule named and where; correct submissions, written several ways, keep full marks.
+
+The source check is tested directly (fast, no worker); the run-time check and the verdicts
+by grading real files.
+"""
+
+from __future__ import annotations
+
+import functools
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import grade_file
+
+from grader import rules
+from grader.results import PASSED
+from grader.spec import Forbidden
+
+SOFTMAX_RULE = "write softmax yourself"
+ATTENTION_RULE = "write attention yourself"
+
+
+def _rules(exercise: str) -> tuple[Forbidden, ...]:
+    from grader.registry import load_registry
+
+    return load_registry().get(exercise).forbidden
+
+
+def _scan(tmp_path: Path, exercise: str, source: str) -> list[rules.Use]:
+    path = tmp_path / f"{exercise}.py"
+    path.write_text(textwrap.dedent(source))
+    return rules.source_uses(path, [f.name for f in _rules(exercise)])
+
+
+# --------------------------------------------------------------------------- the source check
+
+SOFTMAX_BREAKERS = {
+    "method": ("import torch\ndef softmax(x, dim=-1):\n    return x.softmax(dim)\n", "torch.Tensor.softmax", 3),
+    "torch.softmax": ("import torch\ndef softmax(x, dim=-1):\n    return torch.softmax(x, dim)\n", "torch.softmax", 3),
+    "F alias": (
+        "import torch.nn.functional as F\n\ndef softmax(x, dim=-1):\n    return F.softmax(x, dim=dim)\n",
+        "torch.nn.functional.softmax", 4,
+    ),
+    "from-import renamed": (
+        "from torch import softmax as s\ndef softmax(x, dim=-1):\n    return s(x, dim)\n", "torch.softmax", 1,
+    ),
+    "nn.Softmax": (
+        "from torch import nn\ndef softmax(x, dim=-1):\n    return nn.Softmax(dim=dim)(x)\n", "torch.nn.Softmax", 3,
+    ),
+    "module path inside torch": (
+        "import torch\ndef softmax(x, dim=-1):\n    return torch.nn.modules.activation.Softmax(dim)(x)\n",
+        "torch.nn.Softmax", 3,
+    ),
+    "special": (
+        "import torch.special\ndef softmax(x, dim=-1):\n    return torch.special.softmax(x, dim)\n",
+        "torch.special.softmax", 3,
+    ),
+    "log_softmax then exp": (
+        "import torch\ndef softmax(x, dim=-1):\n    return torch.log_softmax(x, dim).exp()\n", "torch.log_softmax", 3,
+    ),
+    "getattr constant": (
+        "import torch\ndef softmax(x, dim=-1):\n    return getattr(torch, 'softmax')(x, dim)\n", "torch.softmax", 3,
+    ),
+    "assigned alias": (
+        "import torch\nfun = torch.nn.functional\ndef softmax(x, dim=-1):\n    return fun.softmax(x, dim)\n",
+        "torch.nn.functional.softmax", 4,
+    ),
+    "star import": (
+        "from torch.nn.functional import *\ndef softmax(x, dim=-1):\n    return softmin(-x, dim)\n",
+        "torch.nn.functional.softmin", 3,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SOFTMAX_BREAKERS))
+def test_source_check_finds_softmax_shortcuts(tmp_path, case):
+    source, name, line = SOFTMAX_BREAKERS[case]
+    uses = _scan(tmp_path, "softmax", source)
+    assert (name, line) in [(u.name, u.line) for u in uses], uses
+    assert all(u.file == "softmax.py" for u in uses)
+
+
+ATTENTION_BREAKERS = {
+    "F.sdpa": (
+        """
+        import torch.nn.functional as F
+        def scaled_dot_product_attention(q, k, v, mask=None):
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            return out, None
+        """,
+        "torch.nn.functional.scaled_dot_product_attention", 4,
+    ),
+    "nn.MultiheadAttention": (
+        """
+        import torch.nn as nn
+        class MultiHeadAttention(nn.Module):
+            def __init__(self, d_model, n_heads, causal=False):
+                super().__init__()
+                self.mha = nn.MultiheadAttention(d_model, n_heads, batch_first=True)
+        """,
+        "torch.nn.MultiheadAttention", 6,
+    ),
+    "from-import": (
+        "from torch.nn.functional import scaled_dot_product_attention as sdpa\n",
+        "torch.nn.functional.scaled_dot_product_attention", 1,
+    ),
+    "private op": (
+        "import torch\ny = torch._C._VariableFunctions._scaled_dot_product_flash_attention_for_cpu\n",
+        "torch._scaled_dot_product_flash_attention_for_cpu", 2,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ATTENTION_BREAKERS))
+def test_source_check_finds_attention_shortcuts(tmp_path, case):
+    source, name, line = ATTENTION_BREAKERS[case]
+    uses = _scan(tmp_path, "attention", source)
+    assert (name, line) in [(u.name, u.line) for u in uses], uses
+
+
+INNOCENT = {
+    "softmax": """
+        # torch.softmax would do this; x.softmax(dim) too, but the handout says no.
+        import torch
+        from torch import Tensor
+
+        def softmax(x: Tensor, dim: int = -1) -> Tensor:
+            '''Not torch.nn.functional.softmax: written out.'''
+            softmax = x - torch.logsumexp(x, dim=dim, keepdim=True)   # a variable named softmax
+            note = "F.softmax(x)"
+            return softmax.exp()
+
+        class Wrapper:
+            def softmax(self, x):
+                return softmax(x)
+
+            def __call__(self, x):
+                return self.softmax(x)
+        """,
+    "attention": """
+        import math
+        import torch
+        import torch.nn as nn
+        # torch.softmax is allowed here; F.scaled_dot_product_attention is not (nor used).
+
+        def scaled_dot_product_attention(q, k, v, mask=None):
+            w = (q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))).softmax(dim=-1)
+            return w @ v, w
+
+        class MultiHeadAttention(nn.Module):
+            def forward(self, x):
+                return scaled_dot_product_attention(x, x, x)[0]
+        """,
+}
+
+
+@pytest.mark.parametrize("exercise", sorted(INNOCENT))
+def test_names_comments_strings_and_allowed_calls_do_not_count(tmp_path, exercise):
+    assert _scan(tmp_path, exercise, INNOCENT[exercise]) == []
+
+
+def test_the_reference_solutions_and_stubs_keep_their_exercise_rules():
+    from grader.registry import load_registry
+
+    for spec in load_registry().ordered():
+        names = [f.name for f in spec.forbidden]
+        for path in (spec.stub, spec.solution):
+            if path is not None and path.is_file():
+                assert rules.source_uses(path, names) == [], (spec.name, path)
+
+
+def test_message_names_the_rule_and_where():
+    rule = (Forbidden("torch.softmax", "the handout asks you to write softmax yourself"),)
+    text = rules.message([rules.Use("torch.softmax", "softmax.py", 3)], rule)
+    assert text == "uses torch.softmax (softmax.py, line 3): the handout asks you to write softmax yourself"
+    assert rules.message([], rule) is None
+
+
+def test_worker_reports_are_checked_to_be_plain_data():
+    raw = [{"name": "torch.softmax", "file": "/x/softmax.py", "line": 4}, {"name": 1}, "junk", {"line": True}]
+    assert rules.reported_uses(raw) == [rules.Use("torch.softmax", "softmax.py", 4, runtime=True)]
+    assert rules.reported_uses({"not": "a list"}) == []
+
+
+# --------------------------------------------------------------------------- verdicts, graded
+
+
+@functools.cache
+def _graded(tmp: Path, exercise: str, name: str, source: str):
+    path = tmp / name / f"{exercise}.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source)
+    return grade_file(exercise, path, device="cpu", include_hidden=True)
+
+
+@pytest.fixture(scope="module")
+def grading_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("rules")
+
+
+def _line_of(source: str, marker: str) -> int:
+    return next(i for i, text in enumerate(source.splitlines(), 1) if marker in text)
+
+
+def _assert_zero_with_rule(result, rule: str, name: str, line: int, runtime: bool) -> None:
+    assert result.score == 0, [(c.name, c.status, c.message) for c in result.checks]
+    assert result.checks and all(c.status != PASSED for c in result.checks)
+    where = f"({result.exercise}.py, line {line}" + ("; seen at run time)" if runtime else ")")
+    for check in result.checks:
+        assert f"uses {name} {where}" in check.message and rule in check.message, check.message
+    assert any(c.hidden for c in result.checks)  # the hidden checks too
+
+
+SOFTMAX_GRADED = [
+    ("method", "import torch\n\ndef softmax(x, dim=-1):\n    return x.softmax(dim)\n", "torch.Tensor.softmax", 4, False),
+    (
+        "nn_softmax",
+        "import torch.nn as nn\n\ndef softmax(x, dim=-1):\n    return nn.Softmax(dim)(x)\n",
+        "torch.nn.Softmax", 4, False,
+    ),
+    (
+        "getattr_runtime",
+        "import torch\n\nNAME = 'soft' + 'max'\n\ndef softmax(x, dim=-1):\n    return getattr(torch, NAME)(x, dim)\n",
+        "torch.softmax", 6, True,
+    ),
+    (
+        "eval_runtime",
+        "import torch\n\ndef softmax(x, dim=-1):\n    return eval('x.soft' + 'max(dim)')\n",
+        "torch.Tensor.softmax", 4, True,
+    ),
+]
+
+
+@pytest.mark.parametrize("case, source, name, line, runtime", SOFTMAX_GRADED, ids=[c[0] for c in SOFTMAX_GRADED])
+def test_softmax_rule_breakers_score_zero_naming_the_rule(grading_dir, case, source, name, line, runtime):
+    _assert_zero_with_rule(_graded(grading_dir, "softmax", case, source), SOFTMAX_RULE, name, line, runtime)
+
+
+_ATTENTION_BASE = (Path(__file__).resolve().parents[1] / "solutions" / "attention.py").read_text()
+_SDPA_CALL = "    weights = torch.softmax(scores, dim=-1)  # (..., T_q, T_k), over the keys\n"
+
+ATTENTION_GRADED = [
+    (
+        "sdpa",
+        # The whole function handed to PyTorch.
+        _ATTENTION_BASE.replace(
+            "    d_k = q.size(-1)\n",
+            "    import torch.nn.functional as F\n"
+            "    if mask is None:\n"
+            "        return F.scaled_dot_product_attention(q, k, v), None\n"
+            "    d_k = q.size(-1)\n",
+        ),
+        "torch.nn.functional.scaled_dot_product_attention", "return F.scaled_dot_product_attention", False,
+    ),
+    (
+        "mha",
+        _ATTENTION_BASE.replace(
+            "        self.c_proj = nn.Linear(d_model, d_model)\n",
+            "        self.c_proj = nn.Linear(d_model, d_model)\n"
+            "        self._unused = [nn.MultiheadAttention(d_model, n_heads)]\n",
+        ),
+        "torch.nn.MultiheadAttention", "nn.MultiheadAttention(d_model", False,
+    ),
+    (
+        "sdpa_runtime",
+        _ATTENTION_BASE.replace(
+            "    d_k = q.size(-1)\n",
+            "    fn = getattr(torch.nn.functional, 'scaled_dot_product' + '_attention')\n"
+            "    fn(q, k, v)\n"
+            "    d_k = q.size(-1)\n",
+        ),
+        "torch.nn.functional.scaled_dot_product_attention", "fn(q, k, v)", True,
+    ),
+]
+
+
+@pytest.mark.parametrize("case, source, name, line, runtime", ATTENTION_GRADED, ids=[c[0] for c in ATTENTION_GRADED])
+def test_attention_rule_breakers_score_zero_naming_the_rule(grading_dir, case, source, name, line, runtime):
+    assert source != _ATTENTION_BASE and _SDPA_CALL in _ATTENTION_BASE  # the base still fits the variants
+    line = _line_of(source, line)
+    result = _graded(grading_dir, "attention", case, source)
+    if runtime:
+        # Only the checks that call scaled_dot_product_attention saw it at run time.
+        failing = [c for c in result.checks if f"uses {name}" in c.message]
+        assert failing and all(c.points == 0 for c in failing), [(c.name, c.message) for c in result.checks]
+        assert f"(attention.py, line {line}; seen at run time)" in failing[0].message
+        assert ATTENTION_RULE in failing[0].message
+        assert result.score < result.max_score
+    else:
+        _assert_zero_with_rule(result, ATTENTION_RULE, name, line, runtime)
+
+
+SOFTMAX_CORRECT = {
+    "logsumexp": INNOCENT["softmax"],
+    "exp_max": """
+        import torch
+
+        def softmax(x, dim=-1):
+            # not torch.softmax: subtract the max, exponentiate, normalise
+            e = torch.exp(x - torch.amax(x, dim=dim, keepdim=True))
+            return e / torch.sum(e, dim=dim, keepdim=True)
+        """,
+}
+
+
+@pytest.mark.parametrize("case", sorted(SOFTMAX_CORRECT))
+def test_correct_softmax_written_differently_keeps_full_marks(grading_dir, case):
+    result = _graded(grading_dir, "softmax", "ok_" + case, textwrap.dedent(SOFTMAX_CORRECT[case]))
+    assert result.score == result.max_score, [(c.name, c.message) for c in result.checks if c.status != PASSED]
+
+
+def test_attention_may_use_tensor_softmax_which_softmax_forbids(grading_dir):
+    source = _ATTENTION_BASE.replace(_SDPA_CALL, "    weights = scores.softmax(dim=-1)\n")
+    result = _graded(grading_dir, "attention", "ok_method", source)
+    assert result.score == result.max_score, [(c.name, c.message) for c in result.checks if c.status != PASSED]
