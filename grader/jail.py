@@ -39,6 +39,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
+from grader.output import max_fd, mirror
+
 try:  # loaded on the trusted side, before any fork: the jail has no ldconfig to find it
     import pyseccomp as seccomp
 
@@ -147,8 +149,6 @@ def _unshare() -> None:
 def _keep(child: int) -> None:
     """The plain keeper: outside the new PID namespace, it waits for the worker (PID 1
     inside) and ends the same way, so the zygote reports how the worker ended."""
-    from grader.output import mirror
-
     os.closerange(3, max_fd())  # above all the worker's socket: its EOF must reach the grader
     while True:
         try:
@@ -159,13 +159,6 @@ def _keep(child: int) -> None:
         except ChildProcessError:
             os._exit(70)
     mirror(status)
-
-
-def max_fd() -> int:
-    try:
-        return min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1 << 16)
-    except (ValueError, OSError):
-        return 4096
 
 
 # ---------------------------------------------------------------------- 2. a minimal root
@@ -443,17 +436,37 @@ def enter(policy: JailPolicy, root: str, keeper: Callable[[int], None] = _keep) 
     return entered
 
 
-def probe() -> str | None:
+def probe(timeout: float = 60.0) -> str | None:
     """Whether this machine grants every layer: None if it does, else the first refusal.
 
-    Forks a throwaway child that enters a jail and reports back; the caller must not
-    have threads that hold locks the child needs (call it early, before torch starts any).
+    Runs in a fresh interpreter: forking the caller (which may have threads holding locks,
+    pytest's or rich's) could leave the child waiting for a lock forever.
     """
-    import json
-    import tempfile
+    import subprocess
 
     if not sys.platform.startswith("linux"):
         return f"{platform.system()} has no Linux namespaces"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "from grader.jail import _probe_here; _probe_here()"],
+            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return f"the isolation probe did not answer within {timeout:g} s"
+    except OSError as exc:
+        return f"the isolation probe could not start: {exc}"
+    lines = done.stdout.strip().splitlines()
+    if not lines:
+        tail = done.stderr.strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
+        return f"the isolation probe failed: {tail[0]}"
+    return lines[-1] if lines[-1] != "ok" else None
+
+
+def _probe_here() -> None:
+    """In a fresh, single-threaded interpreter: fork, enter a jail, say whether it held."""
+    import json
+    import tempfile
+
     root = tempfile.mkdtemp(prefix="grader-probe-")
     read, write = os.pipe()
     pid = os.fork()
@@ -483,10 +496,11 @@ def probe() -> str | None:
     try:
         doc = json.loads(b"".join(chunks) or b"{}")
     except ValueError:
-        return "the isolation probe gave no answer"
+        doc = {}
     if "ok" in doc and doc.get("pid") == 1:
-        return None
-    return doc.get("error") or "the isolation probe ended without an answer"
+        print("ok")
+    else:
+        print(doc.get("error") or "the isolation probe ended without an answer")
 
 
 HOW_TO_ENABLE = (

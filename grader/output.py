@@ -10,6 +10,7 @@ like a quiet one; the grader shows the log's tail when a worker dies.
 from __future__ import annotations
 
 import os
+import resource
 import select
 import signal
 import time
@@ -61,8 +62,6 @@ class CappedLog:
 def keep(child: int, read_fd: int, log_path: str, cap: int) -> None:
     """The keeper's loop: copy ``child``'s output into its capped log until it ends, then end
     the same way it did (so the zygote reports how the worker ended). Never returns."""
-    from grader.jail import max_fd
-
     # Nothing else of the zygote's stays open here: above all not the worker's socket,
     # whose EOF must reach the grader when the worker dies.
     os.closerange(3, read_fd)
@@ -93,6 +92,14 @@ def keep(child: int, read_fd: int, log_path: str, cap: int) -> None:
                 open_pipe = False
     log.flush()
     mirror(status)
+
+
+def max_fd() -> int:
+    """Above the highest file descriptor this process may hold."""
+    try:
+        return min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1 << 16)
+    except (ValueError, OSError):
+        return 4096
 
 
 def _reaped(child: int) -> int | None:

@@ -67,8 +67,12 @@ def in_jail(attempt, read_only: tuple[str, ...] = (), timeout: float = 30.0, kee
             break
         chunks.append(chunk)
     os.close(read)
+    timed_out = time.monotonic() >= deadline
+    if timed_out:
+        os.kill(pid, 9)  # the keeper; the worker dies with it (PDEATHSIG)
     os.waitpid(pid, 0)
     os.rmdir(root)
+    assert not timed_out, f"the jailed attempt did not finish within {timeout:g} s"
     doc = json.loads(b"".join(chunks))
     if "error" in doc:
         raise AssertionError(doc["error"])
