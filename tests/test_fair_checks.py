@@ -1,0 +1,151 @@
+"""Fair checks (issue 9): what a check asks is what the handout says; one mistake costs one
+deduction; a property earns points only on output computed from the input; a hidden check on
+non-contiguous input sees the input's real strides.
+
+Each attempt below is graded with the instructor install (hidden checks included).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+from conftest import SUBMISSIONS, check_named, grade_file
+
+from grader.results import PASSED
+
+
+@functools.cache
+def _variant(exercise: str, name: str) -> Path:
+    import importlib
+    import tempfile
+
+    module = importlib.import_module(f"submissions.{exercise}.variants")
+    return module.write_variant(Path(tempfile.mkdtemp(prefix=f"fair_{exercise}_")), name)
+
+
+@functools.cache
+def graded(exercise: str, name: str):
+    path = SUBMISSIONS / exercise / name
+    return grade_file(exercise, path if path.exists() else _variant(exercise, name))
+
+
+def failed(result) -> list[str]:
+    return [c.name for c in result.checks if c.status != PASSED]
+
+
+def passed(result) -> list[str]:
+    return [c.name for c in result.checks if c.status == PASSED]
+
+
+# ----------------------------------------------------------------------------- zero effort
+
+
+@pytest.mark.parametrize("name", ["uniform.py", "constant.py"])
+def test_constant_softmax_scores_nothing(name):
+    result = graded("softmax", name)
+    assert result.score == 0, passed(result)
+    message = check_named(result, "test_rows_sum_to_one").message
+    assert "computed from its input" in message, message
+
+
+@pytest.mark.parametrize("name", ["uniform_weights.py", "constant_weights.py"])
+def test_uniform_attention_earns_no_property_points(name):
+    result = graded("attention", name)
+    # Only the __init__ layout check (names and shapes of c_attn, c_proj) is about
+    # structure, not output; every output property now needs output computed from q, k.
+    assert passed(result) == ["test_mha_parameter_names_and_shapes"], passed(result)
+    assert result.score == 1
+    for check in ("test_weights_rows_sum_to_one", "test_masked_keys_are_ignored", "test_inputs_not_modified"):
+        assert "computed from its input" in check_named(result, check).message
+    for check in ("test_mha_causal_ignores_later_tokens", "test_mha_batch_elements_independent",
+                  "test_deterministic_in_training_mode"):
+        assert "do not depend on q and k" in check_named(result, check).message
+
+
+# ----------------------------------------------------------------------------- one mistake, one deduction
+
+
+def test_softmax_dtype_slip_costs_the_dtype_check_only():
+    result = graded("softmax", "float32_always.py")
+    assert sorted(failed(result)) == ["test_dtypes_preserved[float16]", "test_dtypes_preserved[float64]"], failed(result)
+    assert result.score == result.max_score - 2
+    assert "has dtype float32, expected float64" in check_named(result, "test_dtypes_preserved[float64]").message
+
+
+def test_attention_dtype_slip_costs_the_dtype_check_only():
+    result = graded("attention", "float32_weights.py")
+    assert sorted(failed(result)) == ["test_dtypes_preserved[float16]", "test_dtypes_preserved[float64]"], failed(result)
+    assert result.score == result.max_score - 2
+
+
+def test_positional_encoding_dtype_slip_costs_the_dtype_check_only():
+    result = graded("positional_encoding", "float64_table.py")
+    assert failed(result) == ["test_dtype_is_float32"], failed(result)
+
+
+def test_a_cast_comparison_says_so():
+    import torch
+
+    from grader.compare import describe_difference
+
+    message = describe_difference(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 3.0], dtype=torch.float64))
+    assert "compared as float64" in message and "float32" in message
+    assert describe_difference(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0], dtype=torch.float64)) is None
+    assert "has dtype" in describe_difference(torch.tensor([1.0]), torch.tensor([1.0], dtype=torch.float64),
+                                              strict_dtype=True)
+
+
+# ----------------------------------------------------------------------------- false passes
+
+
+def test_train_head_without_zero_grad_fails_the_training_check():
+    result = graded("ner_head", "no_zero_grad.py")
+    assert failed(result) == ["test_training_reaches_reference_f1"], failed(result)
+    assert "zero_grad" in check_named(result, "test_training_reaches_reference_f1").message
+
+
+def test_mlp_without_dropout_fails_the_dropout_check():
+    result = graded("decoder_block", "mlp_no_dropout.py")
+    assert failed(result) == ["test_dropout_only_in_training"], failed(result)
+    assert "the MLP has no dropout" in check_named(result, "test_dropout_only_in_training").message
+
+
+# ----------------------------------------------------------------------------- hidden checks ask what the handout says
+
+
+def test_transposed_ner_loss_gets_full_marks():
+    result = graded("ner_head", "transposed_loss.py")
+    assert result.score == result.max_score, failed(result)
+
+
+def test_softmax_assuming_contiguity_fails_the_non_contiguous_check():
+    result = graded("softmax", "view_assumes_contiguous.py")
+    assert failed(result) == ["test_non_contiguous_input"], failed(result)
+    assert "view size is not compatible" in check_named(result, "test_non_contiguous_input").message
+
+
+def test_keep_layout_crosses_the_wire_with_its_strides():
+    import torch
+
+    from grader import wire
+
+    x = torch.arange(24.0).view(6, 4).t()[1:, ::2]
+    enc = wire.Encoder()
+    tree = enc.encode([wire.KeepLayout(x), x])
+    got, plain = wire.Decoder(enc.blob(), lambda h: None).decode(tree)
+    assert torch.equal(got, x) and got.stride() == x.stride() and not got.is_contiguous()
+    assert torch.equal(plain, x) and plain.is_contiguous()
+
+
+def test_a_layout_past_its_storage_is_a_protocol_error():
+    import torch
+
+    from grader import wire
+
+    enc = wire.Encoder()
+    tree = enc.encode(wire.KeepLayout(torch.zeros(4, 3).t()))
+    tree["layout"]["stride"] = [1, 100]
+    with pytest.raises(wire.ProtocolError):
+        wire.Decoder(enc.blob(), lambda h: None).decode(tree)
