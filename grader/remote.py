@@ -119,7 +119,7 @@ class Session:
         key = f"{digest[:32]}.{count}"
         doc["rid"] = key
         reply, reply_blob = self.transport.roundtrip(key, doc, blob)
-        if self.transport.role == "student" and reply.get("forbidden"):
+        if self.transport.role == "student" and isinstance(reply, dict) and reply.get("forbidden"):
             from grader.rules import reported_uses
 
             self._forbidden += [(self.scope, use) for use in reported_uses(reply["forbidden"])]

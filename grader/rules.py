@@ -313,23 +313,19 @@ class RuntimeGuard:
 
 
 def _parent_of(dotted: str) -> tuple[Any, str]:
-    """The object holding the last part of ``dotted`` (a module or class), and that part."""
-    import importlib
+    """The object holding the last part of ``dotted`` (a module or class), and that part.
 
+    Only attributes of modules already imported are followed: inside the jail nothing new
+    is read from disk for this.
+    """
     parts = dotted.split(".")
-    obj = None
-    for i in range(len(parts) - 1, 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:i]))
-        except ImportError:
-            continue
-        try:
-            for part in parts[i:-1]:
-                obj = getattr(obj, part)
-        except AttributeError:
-            return None, parts[-1]
-        return obj, parts[-1]
-    return None, parts[-1]
+    obj = sys.modules.get(parts[0])
+    try:
+        for part in parts[1:-1]:
+            obj = getattr(obj, part)
+    except Exception:  # noqa: BLE001 - a name this torch does not have
+        return None, parts[-1]
+    return obj, parts[-1]
 
 
 def reported_uses(raw: Any) -> list[Use]:

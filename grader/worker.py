@@ -30,6 +30,7 @@ from typing import Any
 
 from grader import wire
 from grader.jail import JailPolicy, JailUnavailable
+from grader.rules import RuntimeGuard  # imported here so the zygote has it before any jail
 from grader.sandbox import BEST_EFFORT, Hardening, Limits, harden
 
 ROOT_MODULE = "module"
@@ -122,9 +123,10 @@ class Worker:
     def guard_rules(self) -> None:
         """Before the submission loads: watch the forbidden callables (student role only)."""
         if self.config.role == "student" and self.config.forbidden:
-            from grader.rules import RuntimeGuard
-
-            self.guard = RuntimeGuard(self.config.forbidden, self.config.files.values())
+            try:
+                self.guard = RuntimeGuard(self.config.forbidden, self.config.files.values())
+            except Exception:  # noqa: BLE001 - never the student's failure; the source check remains
+                traceback.print_exc()
 
     def with_uses(self, reply: dict) -> dict:
         """``reply`` plus the forbidden calls made since the last reply, if any."""
