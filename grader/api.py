@@ -8,11 +8,14 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from pathlib import Path
 
-from grader.registry import Registry, load_registry
+from grader.registry import Registry, UnknownExercise, load_registry
 from grader.results import ExerciseResult
 from grader.runner import GradeOptions, grade
+from grader.sandbox import Limits
+from grader.secret import SecretUnavailable, default_seed
 from grader.spec import ExerciseInfo, ExerciseSpec, StaticCheck
 from grader.submission import (
     Submission,
@@ -122,13 +125,30 @@ def grade_exercises(
     submission: Path | Submission | None = None,
     options: GradeOptions | None = None,
     registry: Registry | None = None,
+    *,
+    solutions: bool = False,
 ) -> list[ExerciseResult]:
-    """Grade several exercises (all when ``names`` is empty) in one run."""
+    """Grade several exercises (all when ``names`` is empty) in one run.
+
+    ``submission``: a file, a folder or notebook, a resolved Submission, or None for the
+    student's own files in exercises/; ``solutions``: grade the reference solutions
+    instead. ``options.seed`` None means this install's own seed (grader.secret).
+    Raises SubmissionError for a single file that does not hold the graded module.
+    """
     registry = registry or load_registry()
     specs = _specs(names, registry)
-    if not isinstance(submission, Submission):
-        submission = submission_for(submission, specs, registry)
-    return grade(specs, submission, options, support=with_requirements(specs, registry))
+    support = with_requirements(specs, registry)
+    if solutions:
+        submission = from_solutions(support)
+    elif not isinstance(submission, Submission):
+        path = submission
+        submission = submission_for(path, specs, registry)
+        if len(specs) == 1 and specs[0].module in submission.problems and path and Path(path).is_file():
+            raise SubmissionError(submission.problems[specs[0].module])
+    options = options or GradeOptions()
+    if options.seed is None:
+        options = replace(options, seed=default_seed(specs))
+    return grade(specs, submission, options, support=support)
 
 
 def grade_exercise(name: str, submission: Path | Submission | None = None, options: GradeOptions | None = None) -> ExerciseResult:
@@ -137,13 +157,15 @@ def grade_exercise(name: str, submission: Path | Submission | None = None, optio
 
 def check_solutions(names: list[str] | None = None, options: GradeOptions | None = None) -> list[ExerciseResult]:
     """Grade the reference solutions as a submission (CI: they must earn full marks)."""
-    registry = load_registry()
-    specs = _specs(names, registry)
-    support = with_requirements(specs, registry)
-    return grade(specs, from_solutions(support), options, support=support)
+    return grade_exercises(names, options=options, solutions=True)
 
 
 __all__ = [
+    "GradeOptions",
+    "Limits",
+    "SecretUnavailable",
+    "SubmissionError",
+    "UnknownExercise",
     "CheckFileError",
     "list_exercises",
     "static_checks",
@@ -151,5 +173,4 @@ __all__ = [
     "grade_exercises",
     "check_solutions",
     "submission_for",
-    "SubmissionError",
 ]

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import click
 
+from grader.usage import UsageError
+
 LAZY_COMMANDS = {
-    "notebook": ("grader.notebooks", "notebook_command", "Write a Jupyter notebook for an exercise."),
+    "notebook": ("grader.notebook_cli", "notebook_command", "Write a Jupyter notebook for an exercise."),
     "release": ("grader.release", "release_command", "Build a student kit with no solution code."),
     "batch": ("grader.batch.cli", "batch_command", "Grade a folder of student submissions."),
 }
@@ -44,14 +46,11 @@ class CourseGroup(click.Group):
 
 
 def _start_workers_early() -> None:
-    """Start the zygote now so its torch import overlaps ours."""
+    """Start the zygote now so its torch import overlaps ours. (Straight from
+    grader.zygote, not through grader.api: importing the library first would delay it.)"""
     from grader.zygote import default_zygote
 
     default_zygote()
-
-
-class UserError(click.ClickException):
-    exit_code = 2
 
 
 def grade_options(f):
@@ -89,8 +88,7 @@ def _progress():
 
 
 def _options(device: str, seed: int, timeout: float | None, settings: dict | None = None):
-    from grader.runner import GradeOptions
-    from grader.sandbox import Limits
+    from grader.api import GradeOptions, Limits
 
     limits = Limits() if timeout is None else Limits(call_seconds=timeout)
     return GradeOptions(device=device, seed=seed, limits=limits, settings=dict(settings or {}), on_check=_progress())
@@ -99,34 +97,15 @@ def _options(device: str, seed: int, timeout: float | None, settings: dict | Non
 def _run(names, submission, device, seed, timeout, solutions=False, settings=None):
     _start_workers_early()  # first thing: its torch import overlaps everything below
     from grader import api
-    from grader.registry import UnknownExercise
-    from grader.secret import SecretUnavailable, default_seed
-    from grader.submission import SubmissionError
-
     try:
-        registry = api.load_registry()
-        specs = [registry.get(n) for n in names] if names else registry.ordered()
-        support = api.with_requirements(specs, registry)
-        if solutions:
-            from grader.submission import from_solutions
-
-            sub = from_solutions(support)
-        else:
-            sub = api.submission_for(Path(submission) if submission else None, specs, registry)
-            if len(specs) == 1 and specs[0].module in sub.problems and submission and Path(submission).is_file():
-                raise SubmissionError(sub.problems[specs[0].module])
-        if seed is None:
-            seed = default_seed(specs)
         _note_missing_isolation()
-        return api.grade(specs, sub, _options(device, seed, timeout, settings), support=support)
-    except SecretUnavailable as exc:
-        raise UserError(str(exc)) from None
-    except UnknownExercise as exc:
-        raise UserError(str(exc)) from None
-    except SubmissionError as exc:
-        raise UserError(str(exc)) from None
+        options = _options(device, seed, timeout, settings)
+        path = Path(submission) if submission else None
+        return api.grade_exercises(list(names or []), path, options, solutions=solutions)
+    except (api.SecretUnavailable, api.UnknownExercise, api.SubmissionError) as exc:
+        raise UsageError(str(exc)) from None
     except ValueError as exc:  # e.g. --device cuda without CUDA
-        raise UserError(str(exc)) from None
+        raise UsageError(str(exc)) from None
 
 
 def _note_missing_isolation() -> None:
@@ -175,7 +154,7 @@ def list_command(as_json: bool) -> None:
     try:
         infos = list_exercises(registry)
     except CheckFileError as exc:
-        raise UserError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     if as_json:
         click.echo(json.dumps([
             {"name": i.spec.name, "title": i.spec.title, "order": i.spec.order, "max_points": i.max_points,

@@ -26,7 +26,6 @@ import re
 import warnings
 from pathlib import Path
 
-import click
 
 METADATA_KEY = "course_grader"
 SCHEMA = 1
@@ -225,33 +224,4 @@ def write_notebook(spec, out: Path) -> Path:
     return out
 
 
-# --------------------------------------------------------------------------- the command
-
-
-class _UsageError(click.ClickException):
-    exit_code = 2
-
-
-@click.command("notebook")
-@click.argument("name")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Where to write the notebook (default: ./NAME.ipynb).")
-@click.option("--force", is_flag=True, help="Overwrite an existing file.")
-def notebook_command(name: str, out: Path | None, force: bool) -> None:
-    """Write a Jupyter notebook for exercise NAME: handout, stub to fill in, checks."""
-    from grader.registry import UnknownExercise, load_registry
-
-    try:
-        spec = load_registry().get(name)
-    except UnknownExercise as exc:
-        raise _UsageError(str(exc)) from None
-    out = out or Path(f"{spec.name}.ipynb")
-    if out.exists() and not force:
-        raise _UsageError(f"{out} exists; use --force to overwrite it (your work in it would be lost)")
-    if not Path(spec.stub).is_file():
-        raise _UsageError(f"exercise {name} has no stub file ({spec.stub})")
-    write_notebook(spec, out)
-    click.echo(f"wrote {out}: fill in the cell tagged '{SUBMISSION}', then run the last cell to grade it")
-
-
-__all__ = ["NotebookError", "make_notebook", "notebook_to_source", "read_notebook", "write_notebook", "notebook_command"]
+__all__ = ["NotebookError", "make_notebook", "notebook_to_source", "read_notebook", "write_notebook"]

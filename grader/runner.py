@@ -32,7 +32,7 @@ INI_FILE = Path(__file__).with_name("pytest_grader.ini")
 @dataclass
 class GradeOptions:
     device: str = "auto"  # cpu | cuda | auto
-    seed: int = 0
+    seed: int | None = 0  # None: this install's own seed (grader.secret.default_seed), set by grader.api
     include_hidden: bool | None = None  # None: wherever the solutions are present
     limits: Limits = field(default_factory=Limits)
     # Free-form settings checks can read through the ``settings`` fixture, e.g.

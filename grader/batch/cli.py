@@ -14,9 +14,7 @@ from pathlib import Path
 
 import click
 
-
-class UsageProblem(click.ClickException):
-    exit_code = 2
+from grader.usage import UsageError
 
 
 def _exercises(value: str | None) -> list[str] | None:
@@ -67,14 +65,14 @@ def batch_command(submissions, out, exercises, workers, timeout, call_timeout, r
     from grader.batch.run import BatchError, BatchOptions, run_batch
 
     if resume and force:
-        raise UsageProblem("--resume and --force contradict each other: choose one")
+        raise UsageError("--resume and --force contradict each other: choose one")
     if device != "cpu":
         from grader.runner import resolve_device
 
         try:
             resolve_device(device)
         except ValueError as exc:
-            raise UsageProblem(str(exc)) from None
+            raise UsageError(str(exc)) from None
     options = BatchOptions(
         submissions=submissions, out=out, exercises=_exercises(exercises), workers=workers, timeout=timeout,
         call_timeout=call_timeout, device=device, seed=seed, resume=resume, force=force, cluster=cluster, cluster_timeout=cluster_timeout,
@@ -90,10 +88,10 @@ def batch_command(submissions, out, exercises, workers, timeout, call_timeout, r
     try:
         summary = run_batch(options, progress)
     except BatchError as exc:
-        raise UsageProblem(str(exc)) from None
+        raise UsageError(str(exc)) from None
     except RosterError as exc:
         # Raised before grading (nothing to redo), but RESULTS now holds an empty journal.
-        raise UsageProblem(f"{exc}, then rerun with --resume") from None
+        raise UsageError(f"{exc}, then rerun with --resume") from None
     except KeyboardInterrupt:
         click.echo(f"interrupted: the finished results are in {out}; rerun with --resume to continue", err=True)
         sys.exit(130)

@@ -9,10 +9,7 @@ import click
 
 from grader.release.build import build_kit
 from grader.release.course import DEFAULT_SEED, ReleaseError
-
-
-class _UsageError(click.ClickException):
-    exit_code = 2
+from grader.usage import UsageError
 
 
 @click.command("release")
@@ -35,7 +32,7 @@ def release_command(kit_dir: Path, force: bool, exercises: str | None, no_verify
         report = build_kit(kit_dir, names, force=force, verify=not no_verify, seeds=seeds or (DEFAULT_SEED,),
                            progress=say, mistakes=mistakes)
     except ReleaseError as exc:
-        raise _UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     for line in report.lines():
         click.echo(line)
     sys.exit(0 if report.ok else 1)

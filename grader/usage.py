@@ -1,0 +1,15 @@
+"""The one kind of error every ``grade`` command raises for bad input: one line, exit code 2.
+
+Library code raises its own errors (SubmissionError, BatchError, ReleaseError, ...); the
+thin command layer turns each into this, so a user never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+class UsageError(click.ClickException):
+    """A usage error (unknown exercise, missing file, contradictory options): exit code 2."""
+
+    exit_code = 2
