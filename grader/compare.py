@@ -84,8 +84,8 @@ def expect_tensor(
     wrong shape, dtype or device is the student's failure with a message, never an
     IndexError in the grader. ``like``: a trusted tensor whose shape, dtype and device
     the output must have (``shape``/``dtype``/``device`` override its); ``finite``: no
-    NaN/inf. Ask only for what the check needs: a dtype slip is for the checks that
-    compare values to report.
+    NaN/inf. Ask only for what the check needs: the dtype only in an exercise's dtype
+    check (value comparisons cast to a common dtype, so one slip costs one check).
     """
     if type(value) is not torch.Tensor:
         if isinstance(value, Remote):
