@@ -22,7 +22,8 @@ check the same inputs.
 Which seed is used (one rule, :func:`default_seed` and :func:`student_seed`):
 
 - an explicit ``--seed N``: N (reproducible, e.g. to compare with a kit built for N);
-- ``grade batch``: per student, ``HMAC-SHA256(secret, "student:" + id)``;
+- ``grade batch``: per batch, ``HMAC-SHA256(secret, "batch:" + nonce)``, the nonce drawn
+  once per RESULTS folder (see :func:`batch_seeds`);
 - ``grade exercise`` / ``grade all`` / ``check-solutions`` where every graded exercise
   has its solution installed: ``HMAC-SHA256(secret, "exercise")``;
 - a student kit (no solutions): 0, the seed its recording was made for.
@@ -39,7 +40,7 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 from grader.spec import ExerciseSpec
 
@@ -131,20 +132,18 @@ def default_seed(specs: list[ExerciseSpec]) -> int:
     return derive_seed(grading_secret(specs), "exercise")
 
 
-def student_seeds(specs: list[ExerciseSpec]) -> Callable[[str], int]:
-    """Student id -> the seed ``grade batch`` grades that student's submission with.
+def batch_seeds(specs: list[ExerciseSpec], nonce: str) -> int:
+    """The seed ``grade batch`` grades every submission of one batch with.
 
-    The secret is read once, here: a missing one stops the batch before anything is graded.
+    One seed for the whole class, so every student is asked the same questions and the
+    reference's replies are computed once per batch (grader.refcache); ``nonce`` is drawn
+    per RESULTS folder (kept there for ``--resume``), so a new batch asks new questions and
+    expected values a student read in one batch's feedback are worth nothing in the next.
+    The secret is read here: a missing one stops the batch before anything is graded.
     """
     if not solutions_installed(specs):
-        return lambda _student_id: 0  # a batch in a student kit can only replay what was recorded
-    secret = grading_secret(specs)
-    return lambda student_id: derive_seed(secret, f"student:{student_id}")
-
-
-def student_seed(specs: list[ExerciseSpec], student_id: str) -> int:
-    """The seed one student's submission is graded with in ``grade batch``."""
-    return student_seeds(specs)(student_id)
+        return 0  # a batch in a student kit can only replay what was recorded
+    return derive_seed(grading_secret(specs), f"batch:{nonce}")
 
 
 __all__ = [
@@ -152,11 +151,10 @@ __all__ = [
     "SECRET_ENV",
     "SECRET_FILE",
     "SecretUnavailable",
+    "batch_seeds",
     "default_seed",
     "derive_seed",
     "grading_secret",
     "recordable",
     "solutions_installed",
-    "student_seed",
-    "student_seeds",
 ]

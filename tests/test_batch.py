@@ -246,13 +246,15 @@ def test_resume_grades_only_what_is_new_or_changed_and_refuses_without_it(tmp_pa
     for sid in ("amy", "ben", "cat"):
         (subs / f"{sid}.py").write_text(CORRECT)
     digests = {e.id: e.digest for e in discover(subs).entries}
-    # Each student's options carry that student's seed (derived from the grading secret).
+    # The options carry the batch's seed (its nonce, kept in RESULTS, and the grading secret).
+    from grader.batch.run import NONCE
     from grader.registry import load_registry
-    from grader.secret import student_seed
+    from grader.secret import batch_seeds
 
-    specs = [load_registry().get("softmax")]
-    fps = {sid: fingerprint(JobOptions(["softmax"], seed=student_seed(specs, sid), timeout=30, call_timeout=1))
-           for sid in ("amy", "ben")}  # fmt: skip
+    (out / NONCE).write_text("an earlier batch\n")
+    seed = batch_seeds([load_registry().get("softmax")], "an earlier batch")
+    fp = fingerprint(JobOptions(["softmax"], seed=seed, timeout=30, call_timeout=1))
+    fps = {"amy": fp, "ben": fp}
     made_up = {"exercise": "softmax", "score": 7.0, "max_score": 16.0, "device": "cpu", "seconds": 0.0,
                "checks": [{"name": "test_made_up", "points": 7.0, "max_points": 16.0, "status": "failed", "message": "x"}]}
     lines = [

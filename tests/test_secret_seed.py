@@ -63,11 +63,11 @@ def test_secret_file_is_made_once_beside_the_solutions_and_env_overrides_it(tmp_
 
 
 def test_a_kit_has_no_secret_and_grades_with_seed_0():
-    from grader.secret import default_seed, student_seeds
+    from grader.secret import batch_seeds, default_seed
 
     kit_specs = [dataclasses.replace(s, solution=None) for s in _specs("softmax", "attention")]
     assert default_seed(kit_specs) == 0
-    assert student_seeds(kit_specs)("alice") == 0
+    assert batch_seeds(kit_specs, "any batch") == 0
 
 
 # --------------------------------------------------------------------------- the reference
@@ -220,8 +220,8 @@ def _journal(out: Path) -> dict[str, dict]:
     return {doc["id"]: doc for doc in lines}
 
 
-def test_batch_gives_each_student_a_stored_seed_and_resume_follows_the_secret(tmp_path, monkeypatch):
-    from grader.batch.run import BatchOptions, run_batch
+def test_a_batch_draws_its_own_seed_stores_it_and_resume_follows_the_secret(tmp_path, monkeypatch):
+    from grader.batch.run import NONCE, BatchOptions, run_batch
 
     subs = tmp_path / "subs"
     for student, source in (("alice", ROOT / "solutions" / "softmax.py"), ("bob", ROOT / "exercises" / "softmax" / "softmax.py")):
@@ -234,22 +234,26 @@ def test_batch_gives_each_student_a_stored_seed_and_resume_follows_the_secret(tm
     first = run_batch(options)
     assert first.graded_now == 2
     journal = _journal(out)
-    seeds = {sid: doc["seed"] for sid, doc in journal.items()}
-    assert seeds == {sid: derive_seed(SECRETS[0].encode(), f"student:{sid}") for sid in ("alice", "bob")}
-    assert seeds["alice"] != seeds["bob"] and min(seeds.values()) >= KIT_SEEDS
+    nonce = (out / NONCE).read_text().strip()
+    seed = derive_seed(SECRETS[0].encode(), f"batch:{nonce}")
+    # One seed for the class (the reference's replies are shared), never one a kit records.
+    assert {doc["seed"] for doc in journal.values()} == {seed} and seed >= KIT_SEEDS
     assert journal["alice"]["exercises"][0]["score"] == journal["alice"]["exercises"][0]["max_score"]
-    for sid, seed in seeds.items():  # what the student and the instructor read later
+    for sid in ("alice", "bob"):  # what the student and the instructor read later
         (doc,) = json.loads((out / "students" / sid / "result.json").read_text())
         assert doc["seed"] == seed
 
-    # Same secret: nothing to redo. Another secret: other seeds, so every student is graded again.
+    # Same secret, same RESULTS: nothing to redo. Another secret: another seed, all graded again.
     assert run_batch(dataclasses.replace(options, resume=True)).graded_now == 0
     monkeypatch.setenv(SECRET_ENV, SECRETS[1])
     again = run_batch(dataclasses.replace(options, resume=True))
     assert again.graded_now == 2
-    assert {sid: doc["seed"] for sid, doc in _journal(out).items()} == {
-        sid: derive_seed(SECRETS[1].encode(), f"student:{sid}") for sid in ("alice", "bob")
-    }
+    assert {doc["seed"] for doc in _journal(out).values()} == {derive_seed(SECRETS[1].encode(), f"batch:{nonce}")}
+    # Another batch (a fresh RESULTS) asks other questions.
+    other = tmp_path / "other"
+    run_batch(dataclasses.replace(options, out=other))
+    assert (other / NONCE).read_text().strip() != nonce
+    assert {doc["seed"] for doc in _journal(other).values()} != {doc["seed"] for doc in _journal(out).values()}
     # An explicit --seed is one seed for everyone, and reproducible.
     fixed = run_batch(dataclasses.replace(options, resume=True, seed=7))
     assert fixed.graded_now == 2 and {doc["seed"] for doc in _journal(out).values()} == {7}

@@ -19,7 +19,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from grader.batch.discover import discover
 from grader.batch.job import ERROR, GRADED, JobOptions, error_result, fingerprint
@@ -36,7 +36,9 @@ from grader.batch.journal import (
     reusable,
 )
 
-OUTPUTS = ("grades.csv", "canvas.csv", "junit.xml", "report.html", "students", "logs", JOURNAL)
+# This batch's nonce: with the grading secret it gives the seed every student is graded with.
+NONCE = "batch-nonce"
+OUTPUTS = ("grades.csv", "canvas.csv", "junit.xml", "report.html", "students", "logs", NONCE, JOURNAL)
 
 
 class BatchError(Exception):
@@ -118,16 +120,26 @@ def _require_isolation(opts: BatchOptions) -> None:
         )
 
 
-def _seeds(opts: BatchOptions, specs) -> Callable[[str], int]:
-    """Student id -> seed: ``--seed`` for everyone when given, else derived per student from the secret."""
-    from grader.secret import SecretUnavailable, student_seeds
+def _batch_seed(opts: BatchOptions, specs, out: Path) -> int:
+    """``--seed`` when given, else this batch's own seed: derived from the grading secret and
+    a nonce kept in RESULTS (made on the first run, read again by ``--resume``)."""
+    from grader.secret import SecretUnavailable, batch_seeds
 
     if opts.seed is not None:
-        return lambda _student_id: int(opts.seed)
+        return int(opts.seed)
+    path = out / NONCE
     try:
-        return student_seeds(specs)
+        nonce = path.read_text().strip() if path.is_file() else ""
+        if not nonce:
+            import secrets
+
+            nonce = secrets.token_hex(16)
+            path.write_text(nonce + "\n")
+        return batch_seeds(specs, nonce)
     except SecretUnavailable as exc:
         raise BatchError(str(exc)) from None
+    except OSError as exc:
+        raise BatchError(f"cannot keep this batch's seed in {path}: {exc.strerror or exc}") from None
 
 
 def _prepare_out(opts: BatchOptions) -> None:
@@ -183,7 +195,6 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
         call_timeout=opts.call_timeout, settings=dict(opts.settings),
         isolation=REQUIRED if opts.sandbox else OFF,
     )  # fmt: skip
-    seed_of = _seeds(opts, specs)
 
     if out.exists() and not out.is_dir():
         raise BatchError(f"--out {out} exists and is not a folder")
@@ -193,6 +204,7 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
         raise BatchError(str(exc)) from None
     try:
         _prepare_out(opts)
+        seed = _batch_seed(opts, specs, out)
     except BaseException:
         lock.close()
         raise
@@ -210,7 +222,7 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
         for entry in entries:
             # The seed is an option like any other: it enters the fingerprint, so --resume
             # regrades a student whose seed changed (another --seed, another secret).
-            options = dataclasses.replace(job_options, seed=seed_of(entry.id))
+            options = dataclasses.replace(job_options, seed=seed)
             fp = fingerprint(options, registry)
             if reusable(previous.get(entry.id), entry.digest, fp):
                 reused += 1
