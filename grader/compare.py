@@ -12,7 +12,7 @@ arithmetic is done on it.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 
@@ -197,12 +197,59 @@ def describe_difference(
     )
 
 
-def matching_mistake(actual: torch.Tensor, mistakes: Mapping[str, Any] | None) -> str | None:
-    """The name of the first known mistake whose output ``actual`` matches, if any."""
+def matching_mistakes(actual: torch.Tensor, mistakes: Mapping[str, Any] | None,
+                      expected: torch.Tensor | None = None) -> list[str]:
+    """The names of the known mistakes whose output ``actual`` matches, in their order.
+
+    A variant whose output is itself close to ``expected`` (the reference) is no evidence
+    of anything on this input and is left out."""
+    found = []
     for name, output in (mistakes or {}).items():
-        if type(output) is torch.Tensor and describe_difference(actual, output) is None:
-            return name
-    return None
+        if type(output) is not torch.Tensor or describe_difference(actual, output) is not None:
+            continue
+        if expected is not None and type(expected) is torch.Tensor and describe_difference(output, expected) is None:
+            continue
+        found.append(name)
+    return found
+
+
+def matching_mistake(actual: torch.Tensor, mistakes: Mapping[str, Any] | None,
+                     expected: torch.Tensor | None = None) -> str | None:
+    """The name of the known mistake ``actual`` matches, if any: "one of: A; or B" when the
+    input cannot tell several apart (never a confident name for an ambiguous match)."""
+    return mistake_phrase(matching_mistakes(actual, mistakes, expected))
+
+
+def mistake_phrase(names: list[str]) -> str | None:
+    if not names:
+        return None
+    if len(names) == 1:
+        return names[0]
+    return "one of " + "; or ".join(f"({i}) {n}" for i, n in enumerate(names, 1)) + " (this input cannot tell them apart)"
+
+
+def mistake_sentence(names: list[str]) -> str:
+    phrase = mistake_phrase(names)
+    if not phrase:
+        return ""
+    if len(names) == 1:
+        return f"This looks like a known mistake: {phrase}"
+    return f"This looks like {phrase}"
+
+
+def resolve_hint(hint: Any) -> str:
+    """A hint is a fixed string, or a callable that looks at the evidence (only once a
+    comparison has failed) and returns a sentence, or None when the evidence does not
+    hold. A callable whose own calls into the submission fail gives no hint."""
+    if not callable(hint):
+        return hint or ""
+    from grader.errors import RemoteError
+
+    try:
+        text = hint()
+    except (CheckFailure, RemoteError, IndexError, ValueError, TypeError, RuntimeError):
+        return ""
+    return text or ""
 
 
 def expect_close(
@@ -213,12 +260,19 @@ def expect_close(
     rtol: float | None = None,
     atol: float | None = None,
     mistakes: Mapping[str, Any] | None = None,
-    hint: str = "",
+    hint: Any = "",
     against: str = "the reference",
     strict_dtype: bool = False,
     precision: tuple[torch.dtype, ...] | None = None,
+    evidence: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Fail with a readable message unless ``actual`` is a tensor close to ``expected``.
+
+    ``mistakes``: name -> that known mistake's output; the message names the one the
+    output matches (or says which several it cannot tell apart). ``evidence``: what to
+    match against the mistakes instead of ``actual`` (the submission's outputs over all
+    of a check's cases, stacked, when one case alone cannot tell mistakes apart).
+    ``hint``: a string or a callable (see resolve_hint), shown when no mistake matches.
 
     Values are compared after casting to a common dtype (see describe_difference); only
     a dtype check passes ``strict_dtype=True`` (or calls expect_tensor(dtype=...)).
@@ -228,12 +282,43 @@ def expect_close(
     if problem is None:
         return actual
     message = f"{what} {problem}"
-    mistake = matching_mistake(actual, mistakes)
-    if mistake:
-        message += f". This looks like a known mistake: {mistake}"
-    elif hint:
-        message += f". {hint}"
+    names = matching_mistakes(actual if evidence is None else evidence, mistakes, expected if evidence is None else None)
+    if names:
+        message += f". {mistake_sentence(names)}"
+    else:
+        text = resolve_hint(hint)
+        if text:
+            message += f". {text}"
     raise CheckFailure(message)
+
+
+def repeat_hint(again: Callable[[], Any], first: Any, what: str = "two calls with the same input") -> Callable[[], str | None]:
+    """A hint (see resolve_hint) for a value check: when calling again with the same input
+    gives another answer, the submission is not deterministic (dropout left on in eval
+    mode, usually), and that is what to say, not any fixed hint."""
+
+    def hint() -> str | None:
+        second = again()
+        if type(first) is not torch.Tensor or type(second) is not torch.Tensor or first.shape != second.shape:
+            return None
+        if torch.equal(first, second) or describe_difference(second, first, rtol=1e-6, atol=1e-7) is None:
+            return None
+        return f"{what} differ: is dropout on in eval mode (call .eval(); F.dropout needs training=self.training)?"
+
+    return hint
+
+
+def first_of(*hints: Any) -> Callable[[], str | None]:
+    """The first of several hints whose evidence holds."""
+
+    def hint() -> str | None:
+        for h in hints:
+            text = resolve_hint(h)
+            if text:
+                return text
+        return None
+
+    return hint
 
 
 def output_dtypes(value: Any) -> tuple[torch.dtype, ...]:

@@ -103,6 +103,8 @@ class _Variant(MultiHeadAttention):
     causal_mask = "tril"  # "tril": 0..t; "strict": 0..t-1; "future": t..T-1; "none"
     use_mask = True
     use_proj = True
+    split = "nh_hs"  # "hs_nh": (B, T, C) viewed as (B, T, hs, nh), heads and head size swapped
+    scale_by_d_model = False
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         B, T, C = x.size()
@@ -110,6 +112,8 @@ class _Variant(MultiHeadAttention):
         parts = dict(zip(self.qkv_order, self.c_attn(x).split(C, dim=2)))
 
         def heads(t: Tensor) -> Tensor:
+            if self.split == "hs_nh":
+                return t.view(B, T, hs, nh).transpose(1, 2)  # wrong: hs "heads" of size nh
             if self.split_transposed:
                 return t.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
             return t.reshape(B, nh, T, hs)  # wrong: mixes positions and heads
@@ -121,6 +125,8 @@ class _Variant(MultiHeadAttention):
             ones = torch.ones(T, T, dtype=torch.bool, device=x.device)
             causal = {"tril": ones.tril(), "strict": ones.tril(-1), "future": ones.triu()}[self.causal_mask]
             mask = causal if mask is None else mask & causal
+        if self.scale_by_d_model:  # scores / sqrt(C): pre-scale q so that attend's 1/sqrt(hs) becomes 1/sqrt(C)
+            q = q * math.sqrt(q.size(-1)) / math.sqrt(C)
         y, _ = self.attend(q, k, v, mask)  # (B, nh, T, hs)
         if self.merge_transposed:
             y = y.transpose(1, 2).contiguous().view(B, T, C)
@@ -166,6 +172,12 @@ MISTAKES = {
     },
     "heads merged without transposing back: transpose (B, nh, T, hs) to (B, T, nh, hs) before the view": {
         "MultiHeadAttention": variant("MHA_merge_no_transpose", merge_transposed=False)
+    },
+    "scores scaled by 1/sqrt(d_model); scale by 1/sqrt(d_k), d_k being the head size d_model // n_heads": {
+        "MultiHeadAttention": variant("MHA_scaled_by_d_model", scale_by_d_model=True)
+    },
+    "heads split as (hs, nh): view (B, T, C) as (B, T, n_heads, head_size), not (B, T, head_size, n_heads)": {
+        "MultiHeadAttention": variant("MHA_split_hs_nh", split="hs_nh")
     },
     "c_attn output read as (k, q, v); GPT-2's order is q, k, v": _order("kqv"),
     "c_attn output read as (q, v, k); GPT-2's order is q, k, v": _order("qvk"),

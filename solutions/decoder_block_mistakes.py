@@ -17,6 +17,12 @@ class _ExactGeluMLP(MLP):
         return self.dropout(self.c_proj(F.gelu(self.c_fc(x))))  # erf GELU
 
 
+class _QuickGeluMLP(MLP):
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.c_fc(x)
+        return self.dropout(self.c_proj(h * torch.sigmoid(1.702 * h)))  # CLIP's quick GELU
+
+
 class _ReluMLP(MLP):
     def forward(self, x: Tensor) -> Tensor:
         return self.dropout(self.c_proj(F.relu(self.c_fc(x))))
@@ -53,6 +59,12 @@ class _LayerNormsSwapped(DecoderBlock):
     def forward(self, x: Tensor) -> Tensor:
         x = x + self.attn(self.ln_2(x))
         return x + self.mlp(self.ln_1(x))
+
+
+class _SharedSecondLayerNorm(DecoderBlock):
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.attn(self.ln_2(x))
+        return x + self.mlp(self.ln_2(x))
 
 
 class _ResidualAroundNormalised(DecoderBlock):
@@ -99,6 +111,10 @@ MISTAKES = {
         "DecoderBlock": _with_mlp(_ExactGeluMLP),
         "MLP": _ExactGeluMLP,
     },
+    "quick GELU x * sigmoid(1.702 x) instead of GPT-2's tanh approximation (use F.gelu(x, approximate='tanh'))": {
+        "DecoderBlock": _with_mlp(_QuickGeluMLP),
+        "MLP": _QuickGeluMLP,
+    },
     "ReLU instead of GELU in the MLP (GPT-2 uses the tanh-approximated GELU)": {
         "DecoderBlock": _with_mlp(_ReluMLP),
         "MLP": _ReluMLP,
@@ -107,6 +123,7 @@ MISTAKES = {
         "DecoderBlock": _LayerNormsSwapped
     },
     "ln_1 used before both sub-layers (ln_2 belongs before the MLP)": {"DecoderBlock": _SharedLayerNorm},
+    "ln_2 used before both sub-layers (ln_1 belongs before the attention)": {"DecoderBlock": _SharedSecondLayerNorm},
     "residual added to the normalised input (x = ln(x) + attn(ln(x))); add to the un-normalised x": {
         "DecoderBlock": _ResidualAroundNormalised
     },

@@ -58,6 +58,18 @@ def pe_multiplied_by_frequency_base(max_len: int, d_model: int) -> Tensor:
     return _interleave(torch.sin(angle), torch.cos(angle))
 
 
+def pe_integer_exponent(max_len: int, d_model: int) -> Tensor:
+    # torch.arange(0, d, 2) // d_model, or int(2 * i / d_model): the exponent is 0, every frequency 1.
+    angle = _angles(max_len, d_model, torch.zeros(d_model // 2, dtype=torch.float64))
+    return _interleave(torch.sin(angle), torch.cos(angle))
+
+
+def pe_integer_angles(max_len: int, d_model: int) -> Tensor:
+    # Positions kept as integers and the angle truncated: (position / freq).long(), or a // floor division.
+    angle = torch.floor(_angles(max_len, d_model, _correct_exponent(d_model)))
+    return _interleave(torch.sin(angle), torch.cos(angle))
+
+
 def _named(fn):
     return {"sinusoidal_positional_encoding": fn}
 
@@ -67,6 +79,8 @@ MISTAKES = {
     "sin and cos concatenated as two halves [sin | cos] instead of interleaved column by column": _named(pe_concatenated),
     "exponent i/d_model instead of 2i/d_model (use 2i, the even column index, in the exponent)": _named(pe_exponent_not_doubled),
     "exponent uses each column's own index j; the cos column 2i+1 must reuse the sin column's 2i": _named(pe_column_index_exponent),
+    "integer division in the exponent (2i // d_model is 0, so every frequency is 1): divide as floats": _named(pe_integer_exponent),
+    "angles truncated to integers (integer positions with floor division, or .long()): keep p / 10000^(2i/d_model) a float": _named(pe_integer_angles),
     "positions start at 1 instead of 0 (row 0 must be sin(0)=0, cos(0)=1)": _named(pe_positions_from_one),
     "p * 10000^(2i/d_model) instead of p / 10000^(2i/d_model)": _named(pe_multiplied_by_frequency_base),
 }

@@ -3,9 +3,13 @@
 import pytest
 import torch
 
-from grader.compare import (CheckFailure, expect, expect_close, expect_computed, expect_equal_tensors, expect_finite,
-                            expect_tensor, output_dtypes)
+from grader.compare import (CheckFailure, describe_difference, expect, expect_close, expect_computed, expect_equal_tensors,
+                            expect_finite, expect_tensor, output_dtypes, repeat_hint)
 from grader.remote import call_with_inputs, vjp
+
+# MultiHeadAttention is checked with head sizes hs where sqrt(d_model), d_k = hs and
+# sqrt(hs) all differ (not (16, 4): sqrt(16) == 4 == hs), so that each wrong scale is told
+# apart from the others.
 
 # (q shape, k shape, v shape): no batch dims; T_q != T_k with d_v != d_k; (B, nh, T, hs)
 SHAPES = [
@@ -57,6 +61,10 @@ def check_attention(student, reference, what, q, k, v, mask=None):
     got_out, got_w = pair(student.scaled_dot_product_attention(q, k, v, mask), what)
     want_out, want_w = reference.scaled_dot_product_attention(q, k, v, mask)
     mistakes = reference.diagnose(lambda ns: ns.scaled_dot_product_attention(q, k, v, mask))
+    if (type(got_out) is torch.Tensor and type(got_w) is torch.Tensor and got_out.shape == want_w.shape
+            and got_w.shape == want_out.shape and describe_difference(got_out, want_w) is None
+            and describe_difference(got_w, want_out) is None and describe_difference(got_out, want_out) is not None):
+        raise CheckFailure(f"{what} returned (weights, output): return them in the order (output, weights)")
     expect_close(got_w, want_w, f"the weight matrix of {what}", mistakes=part(mistakes, 1))
     expect_close(got_out, want_out, f"the output of {what}", mistakes=part(mistakes, 0))
     return got_out, got_w
@@ -87,10 +95,11 @@ def build(ns, state_dict, d_model, n_heads, causal, device, dtype=None):
 def check_module(student, reference, sd, what, x, n_heads, causal, device, mask=None):
     """Student and reference modules with the same weights must give the same output."""
     d_model = x.shape[-1]
-    got = build(student, sd, d_model, n_heads, causal, device)(x, mask)
+    module = build(student, sd, d_model, n_heads, causal, device)
+    got = module(x, mask)
     want = build(reference, sd, d_model, n_heads, causal, device)(x, mask)
     mistakes = reference.diagnose(lambda ns: build(ns, sd, d_model, n_heads, causal, device)(x, mask))
-    return expect_close(got, want, what, mistakes=mistakes)
+    return expect_close(got, want, what, mistakes=mistakes, hint=repeat_hint(lambda: module(x, mask), got))
 
 
 def expect_uses_queries(student, sd, x, n_heads, causal, device, out, what):
@@ -231,7 +240,7 @@ def test_inputs_not_modified(student, reference, generator, device):
 
 @pytest.mark.points(1)
 def test_mha_parameter_names_and_shapes(student):
-    d_model, n_heads = 16, 4
+    d_model, n_heads = 32, 4
     sd = student.MultiHeadAttention(d_model, n_heads).state_dict()
     expect(isinstance(sd, dict), f"state_dict() should be a dict of tensors, got {type(sd).__name__}")
     missing = sorted(set(MHA_PARAMS) - set(sd))
@@ -249,7 +258,7 @@ def test_mha_parameter_names_and_shapes(student):
 
 @pytest.mark.points(3)
 def test_mha_output_matches_reference(student, reference, generator, device, seed):
-    for B, T, C, nh in [(2, 5, 16, 4), (3, 7, 24, 3)]:
+    for B, T, C, nh in [(2, 5, 32, 4), (3, 7, 24, 3)]:
         sd = reference_weights(reference, seed, C, nh)
         x = (torch.randn(B, T, C, generator=generator) * 2).to(device)
         check_module(student, reference, sd, f"MultiHeadAttention({C}, {nh})(x of shape {(B, T, C)})", x, nh, False, device)
@@ -266,7 +275,7 @@ def test_mha_causal_matches_reference(student, reference, generator, device, see
 
 @pytest.mark.points(2)
 def test_mha_causal_ignores_later_tokens(student, reference, generator, device, seed):
-    B, T, C, nh, t = 2, 8, 16, 4, 4
+    B, T, C, nh, t = 2, 8, 32, 4, 4
     sd = reference_weights(reference, seed, C, nh)
     module = build(student, sd, C, nh, True, device)
     x = (torch.randn(B, T, C, generator=generator) * 2).to(device)
@@ -287,7 +296,7 @@ def test_mha_causal_ignores_later_tokens(student, reference, generator, device, 
 
 @pytest.mark.points(1)
 def test_mha_batch_elements_independent(student, reference, generator, device, seed):
-    B, T, C, nh = 4, 5, 16, 4
+    B, T, C, nh = 4, 5, 32, 4
     sd = reference_weights(reference, seed, C, nh)
     module = build(student, sd, C, nh, False, device)
     x = (torch.randn(B, T, C, generator=generator) * 2).to(device)
@@ -301,7 +310,7 @@ def test_mha_batch_elements_independent(student, reference, generator, device, s
 
 @pytest.mark.points(2)
 def test_mha_padding_mask(student, reference, generator, device, seed):
-    B, T, C, nh = 3, 6, 16, 4
+    B, T, C, nh = 3, 6, 32, 4
     lengths = [6, 4, 2]
     sd = reference_weights(reference, seed, C, nh)
     x = (torch.randn(B, T, C, generator=generator) * 2).to(device)
@@ -321,7 +330,7 @@ def test_mha_padding_mask(student, reference, generator, device, seed):
 
 @pytest.mark.points(2)
 def test_mha_gradients_match_reference(student, reference, generator, device, seed):
-    B, T, C, nh = 2, 5, 16, 4
+    B, T, C, nh = 2, 5, 32, 4
     sd = reference_weights(reference, seed, C, nh)
     x = (torch.randn(B, T, C, generator=generator, dtype=torch.float64) * 2).to(device).requires_grad_()
     g = torch.randn(B, T, C, generator=generator, dtype=torch.float64).to(device)

@@ -62,6 +62,11 @@ def load(student, folder: Path):
             hint = "unexpected keys: the checkpoint's names start with 'transformer.'; strip that prefix"
         elif "Unexpected key" in text and ("attn.bias" in text or "masked_bias" in text):
             hint = "unexpected keys: h.N.attn.bias and h.N.attn.masked_bias are saved mask buffers, not weights; skip them"
+        elif (not (Path(folder) / "model.safetensors").exists() and (Path(folder) / "pytorch_model.bin").exists()
+              and ("safetensors" in text or "No such file" in text or "FileNotFoundError" in text)):
+            hint = ("an error on a folder that holds pytorch_model.bin and no model.safetensors: your loader reads only "
+                    "model.safetensors; when it is absent, read pytorch_model.bin with "
+                    "torch.load(path, map_location='cpu', weights_only=True)")
         elif "Missing key" in text and "lm_head.weight" in text:
             hint = "lm_head.weight is not stored: it is tied to wte.weight, which covers it"
         if hint:
@@ -165,7 +170,7 @@ def expect_tokens(got, expected: torch.Tensor, what: str, mistakes: dict, model,
         message += f"yours continues {decode(got[row, col:].tolist())!r}, the reference {decode(expected[row, col:].tolist())!r}"
     else:
         message += f"you chose token {got[row, col].item()}, the reference {expected[row, col].item()}"
-    mistake = matching_mistake(got, mistakes)
+    mistake = matching_mistake(got, mistakes, expected)
     if mistake:
         message += f". This looks like a known mistake: {mistake}"
     else:
@@ -181,11 +186,26 @@ def generate_or_model(model, got: torch.Tensor, row: int, col: int, n_positions:
         own_choice = int(logits[0, -1].argmax())
     except (StudentError, CheckFailure, IndexError):
         return ""
-    if own_choice == int(got[row, col]):
+    chosen = int(got[row, col])
+    if own_choice == chosen:
         return ("Your generate follows your model's arg-max, so your model's predictions differ from the reference "
                 "(see test_logits_match_reference)")
-    return (f"Your model's arg-max after that context is token {own_choice}, but generate appended {int(got[row, col])}: "
-            "greedy decoding appends the arg-max of the last position's logits")
+    # Evidence before advice: which context, or which position, did generate's choice come from?
+    try:
+        last_only = expect_tensor(model(context[:, -1:].to(got.device)), "logits")
+        from_last_only = int(last_only[0, -1].argmax()) == chosen
+        from_first = int(logits[0, 0].argmax()) == chosen and context.size(1) > 1
+    except (StudentError, CheckFailure, IndexError):
+        from_last_only = from_first = False
+    if from_last_only:
+        return (f"generate appended token {chosen}, the arg-max after the last token alone, not after the whole context "
+                f"(that is {own_choice}): feed the model the whole sequence so far (its last n_positions tokens), "
+                "not only the newest token")
+    if from_first:
+        return (f"generate appended token {chosen}, the arg-max of the first position's logits: take the last "
+                "position's, logits[:, -1, :]")
+    return (f"Your model's arg-max after that context is token {own_choice}, but generate appended {chosen}: generate "
+            "should feed the whole sequence so far (cropped to n_positions) and append the arg-max of the last position's logits")
 
 
 def reference_run(reference, compute, ckpt: Checkpoint):

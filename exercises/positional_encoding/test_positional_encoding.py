@@ -38,6 +38,34 @@ def _row(t: torch.Tensor, n: int = 6) -> str:
     return f"[{values}{', ...' if t.numel() > n else ''}]"
 
 
+def frequency_hint(pe: torch.Tensor, max_len: int, d_model: int):
+    """A hint (evidence first): when row 0 is [0, 1, 0, 1, ...] and each (sin, cos) column
+    pair lies on the unit circle, the layout is right and the frequencies are not; say
+    which column pair first has the wrong angle, as the student's table shows it."""
+
+    def hint() -> str | None:
+        if max_len < 2 or tuple(pe.shape) != (max_len, d_model) or d_model < 2:
+            return None
+        p = pe.double()
+        row0 = torch.zeros(d_model, dtype=torch.float64)
+        row0[1::2] = 1.0
+        radius = p[:, 0::2] ** 2 + p[:, 1::2] ** 2
+        if not torch.allclose(p[0], row0, atol=1e-4) or not torch.allclose(radius, torch.ones_like(radius), atol=1e-3):
+            return None
+        got = torch.atan2(p[1, 0::2], p[1, 1::2])  # the angle at position 1, per column pair
+        want = 1.0 / torch.pow(10000.0, torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
+        bad = ((got - want).abs() > 1e-4).nonzero()
+        if not len(bad):
+            return None
+        i = int(bad[0])
+        integer = " (integer division? 2i // d_model is 0: divide as floats)" if abs(float(got[i]) - 1.0) < 1e-4 and i else ""
+        return (f"sin/cos are interleaved correctly but the frequencies are wrong: at position 1 columns {2 * i}, {2 * i + 1} "
+                f"hold the angle {float(got[i]):.6g}, expected 1 / 10000^({2 * i}/{d_model}) = {float(want[i]):.6g}{integer}. "
+                "Column pair i uses the angle p / 10000^(2i / d_model), with positions p and 2i as floats")
+
+    return hint
+
+
 @pytest.mark.points(1)
 def test_shape(student):
     for max_len, d_model in SIZES:
@@ -65,11 +93,13 @@ def test_values_match_reference(student, reference, generator):
     for max_len, d_model in seeded_sizes(generator):
         expected = reference.sinusoidal_positional_encoding(max_len, d_model)
         mistakes = reference.diagnose(lambda ns: ns.sinusoidal_positional_encoding(max_len, d_model))
+        got = _encoding(student, max_len, d_model)
         expect_close(
-            _encoding(student, max_len, d_model),
+            got,
             expected,
             f"sinusoidal_positional_encoding({max_len}, {d_model})",
             mistakes=mistakes,
+            hint=frequency_hint(got, max_len, d_model),
         )
 
 

@@ -48,7 +48,7 @@ def test_large_shapes_match_reference(student, reference, generator, device, see
         expect_close(got[i], (want_out, want_w)[i], f"the {what} for q (2, 4, 40, 16), k (2, 4, 56, 16), v (2, 4, 56, 24)",
                      mistakes={name: out[i] for name, out in mistakes.items() if len(out) == 2})
 
-    B, T, C, nh = 2, 33, 64, 8
+    B, T, C, nh = 2, 33, 64, 4
     reference.seed(seed)
     sd = reference.MultiHeadAttention(C, nh).state_dict()
     x = torch.randn(B, T, C, generator=generator).to(device)
