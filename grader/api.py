@@ -32,6 +32,26 @@ def list_exercises(registry: Registry | None = None) -> list[ExerciseInfo]:
     return [ExerciseInfo(spec, tuple(static_checks(spec))) for spec in registry.ordered()]
 
 
+class UnrecordedSeed(ValueError):
+    """A student kit asked for a seed its recorded reference was not made for: one line."""
+
+
+def refuse_unrecorded_seed(specs: list[ExerciseSpec], seed: int) -> None:
+    """Raise UnrecordedSeed when ``specs`` replay a recording that holds no replies for ``seed``.
+
+    Every check that asks the reference would otherwise report "this student kit is out of
+    date"; saying so once, before grading, is the honest answer."""
+    from grader.replay import recorded_seeds
+
+    seeds = recorded_seeds([s for s in specs if not s.has_solution])
+    if seeds is not None and seed not in seeds:
+        shown = ", ".join(map(str, sorted(seeds))) or "no seed"
+        raise UnrecordedSeed(
+            f"--seed {seed}: this kit's recorded reference holds --seed {shown} only; grade without --seed "
+            f"(a kit for seed {seed} is built with `grade release --seed {seed}`)"
+        )
+
+
 class CheckFileError(ValueError):
     """A check file that cannot be read as checks: one line naming the file and the fault."""
 
@@ -148,6 +168,8 @@ def grade_exercises(
     options = options or GradeOptions()
     if options.seed is None:
         options = replace(options, seed=default_seed(specs))
+    elif options.reference_transport is None and not solutions:
+        refuse_unrecorded_seed(specs, options.seed)
     return grade(specs, submission, options, support=support)
 
 
@@ -167,6 +189,7 @@ __all__ = [
     "SubmissionError",
     "UnknownExercise",
     "CheckFileError",
+    "UnrecordedSeed",
     "list_exercises",
     "static_checks",
     "grade_exercise",

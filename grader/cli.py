@@ -8,6 +8,7 @@ lazily, so a problem in one of them cannot break ``grade --help``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -25,11 +26,26 @@ LAZY_COMMANDS = {
 }
 
 
+# Commands that need the solutions: a student kit neither lists nor runs them.
+INSTRUCTOR_COMMANDS = {"batch", "release", "check-solutions"}
+
+
+@functools.cache
+def _student_kit() -> bool:
+    """Whether this install is a student kit (no solution installed; see Registry.student_kit)."""
+    from grader.registry import load_registry
+
+    return load_registry().student_kit()
+
+
 class CourseGroup(click.Group):
     def list_commands(self, ctx):
-        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+        names = set(super().list_commands(ctx)) | set(LAZY_COMMANDS)
+        return sorted(names - INSTRUCTOR_COMMANDS if _student_kit() else names)
 
     def get_command(self, ctx, name):
+        if name in INSTRUCTOR_COMMANDS and _student_kit():
+            return _instructor_only(name)
         if name in LAZY_COMMANDS:
             module, attr, help_text = LAZY_COMMANDS[name]
             try:
@@ -45,6 +61,27 @@ class CourseGroup(click.Group):
         return super().get_command(ctx, name)
 
 
+def _instructor_only(name: str) -> click.Command:
+    @click.command(name, hidden=True, add_help_option=False,
+                   context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    def refused():
+        raise UsageError(f"`grade {name}` is an instructor's command: it needs the solutions, which a student kit does not have")
+
+    return refused
+
+
+class KitHiddenOption(click.Option):
+    """An option a student kit does not show (``--seed``: the kit's recorded seed is the default)."""
+
+    @property
+    def hidden(self) -> bool:
+        return self._hidden or _student_kit()
+
+    @hidden.setter
+    def hidden(self, value: bool) -> None:
+        self._hidden = value
+
+
 def _start_workers_early() -> None:
     """Start the zygote now so its torch import overlaps ours. (Straight from
     grader.zygote, not through grader.api: importing the library first would delay it.)"""
@@ -56,7 +93,7 @@ def _start_workers_early() -> None:
 def grade_options(f):
     f = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(f)
     f = click.option(
-        "--seed", type=int, default=None,
+        "--seed", type=int, default=None, cls=KitHiddenOption,
         help="Seed for the checks' inputs (default: 0 in a student kit, the seed its reference was recorded "
              "for; where the solutions are installed, one derived from this install's grading secret).",
     )(f)
@@ -177,11 +214,60 @@ def list_command(as_json: bool) -> None:
 @click.option("--checkpoint", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               envvar="GRADER_GPT2_CHECKPOINT",
               help="A GPT-2 checkpoint folder in the Hugging Face layout (gpt2_loading; env GRADER_GPT2_CHECKPOINT).")
-def exercise_command(name, submission, device, seed, timeout, as_json, checkpoint) -> None:
+@click.option("--watch", is_flag=True,
+              help="Grade again each time you save the file, clearing the screen (with --json: one line per run); "
+                   "Ctrl-C stops.")
+def exercise_command(name, submission, device, seed, timeout, as_json, checkpoint, watch) -> None:
     """Grade one exercise."""
     settings = {"checkpoint": str(checkpoint.resolve())} if checkpoint else {}
+    if watch:
+        _watch(name, submission, device, seed, timeout, settings, as_json)
     results = _run([name], submission, device, seed, timeout, settings=settings)
     _report(results, as_json, single=True)
+
+
+def _watch(name, submission, device, seed, timeout, settings, as_json) -> None:
+    """--watch: grader.watch runs the loop; this says what each run prints. A usage error on
+    the first run ends it (exit 2); on a later one it is printed and the watch goes on."""
+    _start_workers_early()
+    from rich.console import Console
+
+    from grader import api, watch
+    from grader.display import print_exercise
+    from grader.registry import load_registry
+    from grader.results import as_dicts
+
+    registry = load_registry()  # once: a save changes the submission, not the course
+    try:
+        spec = registry.get(name)
+    except api.UnknownExercise as exc:
+        raise UsageError(str(exc)) from None
+    _note_missing_isolation()
+    console = Console(highlight=False)
+    path = Path(submission) if submission else None
+    last = {"passed": False, "runs": 0}
+
+    def grade_once() -> None:
+        last["runs"] += 1
+        try:
+            options = _options(device, seed, timeout, settings)
+            [result] = api.grade_exercises([name], path, options, registry)
+        except (api.SecretUnavailable, api.SubmissionError, ValueError) as exc:
+            if last["runs"] == 1:
+                raise UsageError(str(exc)) from None
+            click.echo(f"Error: {exc}", err=True)
+            last["passed"] = False
+            return
+        last["passed"] = result.passed
+        if as_json:
+            click.echo(json.dumps(as_dicts([result])[0]))
+            return
+        print_exercise(console, result)
+        console.print(f"[dim]grading again when you save {submission or spec.stub}; Ctrl-C stops[/dim]")
+
+    folders, files, trees = watch.watched_paths(path, [s.stub for s in api.with_requirements([spec], registry)])
+    watch.watch(folders, files, trees, grade_once, before_regrade=(lambda: None) if as_json else console.clear)
+    sys.exit(0 if last["passed"] else 1)
 
 
 @cli.command("all")

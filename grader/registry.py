@@ -33,6 +33,11 @@ class Registry:
     def ordered(self) -> list[ExerciseSpec]:
         return sorted(self.exercises.values(), key=lambda s: (s.order, s.name))
 
+    def student_kit(self) -> bool:
+        """No exercise here has its solution installed: a student kit (``grade release``),
+        whose ``grade`` replays a recorded reference and hides the instructor's commands."""
+        return bool(self.exercises) and not any(s.has_solution for s in self.exercises.values())
+
     def get(self, name: str) -> ExerciseSpec:
         try:
             return self.exercises[name]

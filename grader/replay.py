@@ -330,6 +330,21 @@ def recorded_devices(specs: list[ExerciseSpec]) -> set[str]:
     return devices
 
 
+def recorded_seeds(specs: list[ExerciseSpec]) -> set[int] | None:
+    """The seeds every recording of ``specs`` holds (None when none of them has a recording)."""
+    found: set[int] | None = None
+    for spec in specs:
+        index = find_recording(spec)
+        if index is None:
+            continue
+        try:
+            seeds = {int(s) for s in json.loads(index.read_text()).get("seeds", [])}
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue  # an unreadable recording is reported when the checks run
+        found = seeds if found is None else found & seeds
+    return found
+
+
 __all__ = [
     "Recording",
     "RecordingError",
@@ -339,4 +354,5 @@ __all__ = [
     "find_recording",
     "recording_paths",
     "recorded_devices",
+    "recorded_seeds",
 ]
