@@ -113,7 +113,13 @@ def note_texts(result: ExerciseResult, notes: list[Note]) -> list[Text]:
             out.append(_todo_line(note, len(result.checks)))
             continue
         out.append(Text(f"({note.number}) ", style="bold") + Text(", ".join(note.names), style="bold"))
-        out.append(Text(note.messages[0]))
+        message, at, where = note.messages[0].rpartition(" [at ")
+        if at and where.endswith("]") and message:
+            # The location on a line of its own: "[at softmax.py, line 5: code]" is never split.
+            out.append(Text(message))
+            out.append(Text(f"[at {where}", style="dim"))
+        else:
+            out.append(Text(note.messages[0]))
         if len(note.messages) > 1:
             out.append(Text("(the other checks' messages differ from this one only in their numbers)", style="dim"))
     return out
