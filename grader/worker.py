@@ -28,7 +28,7 @@ import types
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader import wire
+from grader import notebooks, wire
 from grader.jail import JailPolicy, JailUnavailable
 from grader.rules import RuntimeGuard  # imported here so the zygote has it before any jail
 from grader.sandbox import BEST_EFFORT, Hardening, Limits, harden
@@ -94,19 +94,52 @@ class _MistakeNamespace:
         return getattr(self._base, name)
 
 
+def _where(filename: str, lineno: int | None, code: str) -> str:
+    """``softmax.py, line 5: code``; for a module made from a notebook, the cell and the line
+    in it (``softmax.ipynb, cell 4, line 3: code``), never a line of the generated file."""
+    place = notebooks.cell_location(filename, lineno)
+    if place is not None:
+        notebook, cell, line = place
+        return f"{notebook}, cell {cell}, line {line}: {code.strip()}"
+    return f"{os.path.basename(filename)}, line {lineno}: {code.strip()}"
+
+
+def _name_error_hint(exc: NameError, filenames: list[str]) -> str:
+    """For a notebook graded on its tagged cells: the name lives in a cell that is not graded."""
+    name = getattr(exc, "name", None)
+    if not name:
+        return ""
+    for filename in filenames:
+        found = notebooks.defined_elsewhere(filename, name)
+        if found is None:
+            continue
+        notebook, cell = found
+        if cell is not None:
+            return (
+                f" ({name!r} is defined in cell {cell} of {notebook}, which is not graded: only the cell tagged "
+                "for grading is; move what it needs (definitions, imports) into that cell)"
+            )
+        return " (only the cell tagged for grading is graded: names from the notebook's other cells do not exist there)"
+    return ""
+
+
 def describe_exception(exc: BaseException, files: set[str]) -> dict:
     """Type, message and the last line of submitted code it passed through."""
     where = ""
+    where_file = None
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if os.path.realpath(frame.filename) in files:
-            where = f"{os.path.basename(frame.filename)}, line {frame.lineno}: {(frame.line or '').strip()}"
+            where = _where(frame.filename, frame.lineno, frame.line or "")
+            where_file = frame.filename
             break
     if isinstance(exc, SyntaxError) and exc.filename and not where:
-        where = f"{os.path.basename(exc.filename)}, line {exc.lineno}: {(exc.text or '').strip()}"
+        where = _where(exc.filename, exc.lineno, exc.text or "")
     if isinstance(exc, SystemExit):
         message = f"called sys.exit({exc.code!r})"
     else:
         message = str(exc)
+    if isinstance(exc, NameError):
+        message += _name_error_hint(exc, ([where_file] if where_file else []) + sorted(files))
     return {"type": type(exc).__name__, "message": message[:2000], "where": where}
 
 
@@ -229,6 +262,14 @@ class Worker:
             "param_grads": {name: p.grad for name, p in params.items()},
         }
 
+    def _rng_state(self):
+        """The global generator's state, for the reference only (None for a student)."""
+        if self.config.role != "reference":
+            return None
+        import torch
+
+        return torch.random.get_rng_state()
+
     def serve(self) -> None:
         while True:
             try:
@@ -237,12 +278,17 @@ class Worker:
                 return
             rid = str(doc.get("rid", ""))
             encoder = wire.Encoder(self._make_handle(rid))
+            rng = self._rng_state()
             try:
                 value = self.handle(doc, blob)
                 reply = {"ok": encoder.encode(value)}
             except BaseException as exc:  # noqa: BLE001 - SystemExit from student code too
                 encoder = wire.Encoder()
                 reply = {"error": describe_exception(exc, self.files)}
+            if rng is not None:
+                # Whether the call left the random generator as it found it: a reply that
+                # did may be shared with other students' gradings (grader.refcache).
+                reply["rng_unchanged"] = bool(rng.equal(self._rng_state()))
             try:
                 wire.send_frame(self.sock, self.with_uses(reply), encoder.blob())
             except BaseException as exc:  # noqa: BLE001

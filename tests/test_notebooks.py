@@ -176,3 +176,59 @@ def test_notebook_for_another_exercise_is_refused_when_asked(tmp_path, softmax_s
     assert "def softmax" in notebook_to_source(path, exercise="softmax")
     with pytest.raises(NotebookError, match="a notebook for softmax, not for attention"):
         notebook_to_source(path, exercise="attention")
+
+
+def test_generated_module_maps_its_lines_back_to_cells(tmp_path):
+    from grader.notebooks import cell_location
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# notes"),
+        nbformat.v4.new_code_cell("import torch\n\n%time x = 1\n"),
+        nbformat.v4.new_code_cell("%%bash\necho skipped"),
+        nbformat.v4.new_code_cell("a = 1\nb = 2\nc = 3"),
+    ])  # fmt: skip
+    path = tmp_path / "work.ipynb"
+    nbformat.write(nb, str(path))
+    lines = notebook_to_source(path).splitlines(keepends=True)
+    for cell, cell_lines in ((2, ["import torch", ""]), (4, ["a = 1", "b = 2", "c = 3"])):
+        for n, text in enumerate(cell_lines, start=1):
+            [lineno] = [i for i, line in enumerate(lines, start=1) if cell_location("work.py", i, lines) == ("work.ipynb", cell, n)]
+            assert lines[lineno - 1].rstrip("\n") == text
+    assert cell_location("work.py", 1, lines) is None  # the header is no cell's line
+
+
+def test_error_in_tagged_cell_names_the_cell_and_its_line(tmp_path, softmax_spec):
+    source = "import torch\ny = 2\nraise RuntimeError('boom on the third line')\n"
+    path = write_filled(tmp_path / "softmax.ipynb", softmax_spec, source)
+    nb = read_notebook(path)
+    [cell] = [i for i, c in enumerate(nb.cells, start=1) if _role(c) == "submission"]
+    result = grade_file("softmax", path)
+    assert result.score == 0
+    message = result.checks[0].message
+    assert f"[at softmax.ipynb, cell {cell}, line 3: raise RuntimeError('boom on the third line')]" in message, message
+
+
+def test_error_inside_a_function_names_the_cell_line(tmp_path, softmax_spec):
+    source = "import torch\n\ndef softmax(x, dim=-1):\n    return x.exp() / x.exp().sum(dim=dim, keepdim=True) @ x\n"
+    path = write_filled(tmp_path / "softmax.ipynb", softmax_spec, source)
+    result = grade_file("softmax", path)
+    located = [c.message for c in result.checks if "[at " in c.message]
+    assert located and all(", line 4: return x.exp()" in m and "cell " in m for m in located), located
+    assert not any("softmax.py, line" in c.message for c in result.checks)
+
+
+def test_name_defined_in_an_untagged_cell_says_only_the_tagged_cell_is_graded(tmp_path, softmax_spec):
+    nb = make_notebook(softmax_spec)
+    index = next(i for i, c in enumerate(nb.cells) if _role(c) == "submission")
+    nb.cells[index].source = "def softmax(x, dim=-1):\n    e = stable_exp(x, dim)\n    return e / e.sum(dim=dim, keepdim=True)\n"
+    helper = nbformat.v4.new_code_cell("def stable_exp(x, dim):\n    return (x - x.amax(dim=dim, keepdim=True)).exp()\n")
+    nb.cells.insert(index, helper)  # an untagged cell above the tagged one
+    path = tmp_path / "softmax.ipynb"
+    nbformat.write(nb, str(path))
+    result = grade_file("softmax", path)
+    assert result.score == 0
+    message = result.checks[0].message
+    assert "NameError" in message and "stable_exp" in message
+    assert f"defined in cell {index + 1} of softmax.ipynb, which is not graded" in message, message
+    assert "only the cell tagged for grading" in message
+    assert f"cell {index + 2}, line 2" in message  # the tagged cell moved down by one
