@@ -43,6 +43,9 @@ class GradeOptions:
     # How much of the jail (grader/jail.py) student workers insist on: a batch requires it;
     # a student's own `grade exercise` takes what the machine grants.
     isolation: str = BEST_EFFORT
+    # A folder where reference replies are shared between runs with the same seed and
+    # checks (a batch slot's, see grader.refcache); None: every reply is computed live.
+    reference_cache: str | None = None
     # Called with (exercise name, CheckResult) as each check finishes: progress display.
     on_check: Callable[[str, CheckResult], None] | None = None
 
@@ -199,7 +202,14 @@ def grade(
                 except RecordingError as exc:
                     return _MissingTransport(str(exc), role="reference")
             return _MissingTransport(f"no reference solution is installed for {spec.name}", role="reference")
-        return LiveTransport(zygote, config_for(spec, role), f"the reference {spec.module}")
+        config = config_for(spec, role)
+        live = LiveTransport(zygote, config, f"the reference {spec.module}")
+        if options.reference_cache is None:
+            return live
+        from grader.refcache import CachedReference, ReplyCache, namespace_for
+
+        namespace = namespace_for(spec.name, device, [*config.files.values(), config.mistakes_file])
+        return CachedReference(live, ReplyCache(options.reference_cache, namespace))
 
     results: dict[str, ExerciseResult] = {}
     files: dict[Path, ExerciseSpec] = {}

@@ -121,8 +121,11 @@ def error_result(job: dict, message: str, retry: bool = False, seconds: float = 
     }
 
 
-def grade_job(job: dict, zygote, scratch: Path, registry=None) -> dict:
-    """Grade one submission (in a trusted process of its own); never raises."""
+def grade_job(job: dict, zygote, scratch: Path, registry=None, reference_cache: Path | None = None) -> dict:
+    """Grade one submission (in a trusted process of its own); never raises.
+
+    ``reference_cache``: a folder shared by the jobs of one slot, where the reference's
+    replies are kept for the next students (grader.refcache)."""
     from grader.api import with_requirements
     from grader.batch.unpack import UnpackError, materialize, resolve
     from grader.registry import UnknownExercise, load_registry
@@ -150,6 +153,7 @@ def grade_job(job: dict, zygote, scratch: Path, registry=None) -> dict:
         limits=options.limits(),
         settings=dict(options.settings),
         isolation=options.isolation,
+        reference_cache=str(reference_cache) if reference_cache else None,
     )
     graded = time.monotonic()
     results = grade(specs, submission, grade_options, zygote=zygote, support=support)

@@ -56,6 +56,9 @@ class Slot:
         self._warm()
         self.zygote.wait_ready()
         self.scratch = Path(tempfile.mkdtemp(prefix="grader-slot-"))
+        # Reference replies shared by this slot's jobs (grader.refcache); jobs of another
+        # seed or other checks never meet a reply of these: their keys differ.
+        self.reference_cache = self.scratch / "reference-replies"
         self.fingerprints: dict[str, str] = {}
         self._pending: tuple[int, Path] | None = None
         # Everything imported so far lives as long as the slot: keep the garbage collector
@@ -215,7 +218,7 @@ def _child(job: dict, token: str, slot: Slot, scratch: Path, write_fd: int) -> N
         # the job's scratch folder, which the slot removes whatever happens.
         tempfile.tempdir = str(scratch)
         try:
-            result = grade_job(job, slot.zygote, scratch, slot.registry)
+            result = grade_job(job, slot.zygote, scratch, slot.registry, reference_cache=slot.reference_cache)
         except BaseException as exc:  # noqa: BLE001 - the grader itself failed: say so
             result = error_result(job, f"the grader itself failed: {type(exc).__name__}: {exc}", retry=True)
         payload = json.dumps({"token": token, "result": result}).encode()
