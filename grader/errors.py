@@ -31,7 +31,13 @@ class KitOutOfDate(RemoteError):
 
 def format_error(subject: str, err: dict) -> str:
     type_name, message, where = err.get("type", "Exception"), err.get("message", ""), err.get("where", "")
-    if type_name == "NotImplementedError":
+    stub = err.get("stub")
+    if type_name == "NotImplementedError" and isinstance(stub, str) and stub:
+        # Raised in another of the student's files (gpt2_loading -> decoder_block.py): that
+        # file is the one to finish, not the function the check called.
+        detail = f"NotImplementedError{': ' + message if message else ''}; {subject} needs it: finish that exercise first"
+        text = f"your {stub} is not implemented yet ({detail})"
+    elif type_name == "NotImplementedError":
         text = f"{subject} is not implemented yet (NotImplementedError{': ' + message if message else ''})"
     elif type_name == "SystemExit":
         text = f"{subject} {message}: submissions must not exit the process"

@@ -123,8 +123,12 @@ def _name_error_hint(exc: NameError, filenames: list[str]) -> str:
     return ""
 
 
-def describe_exception(exc: BaseException, files: set[str]) -> dict:
-    """Type, message and the last line of submitted code it passed through."""
+def describe_exception(exc: BaseException, files: set[str], main_file: str | None = None) -> dict:
+    """Type, message and the last line of submitted code it passed through.
+
+    ``main_file``: the module the exercise is about. A NotImplementedError raised in
+    another submitted file (the decoder_block.py that gpt2_loading imports, still the stub)
+    says so (``"stub"``: that file's name), rather than reading as the called function's."""
     where = ""
     where_file = None
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
@@ -140,7 +144,11 @@ def describe_exception(exc: BaseException, files: set[str]) -> dict:
         message = str(exc)
     if isinstance(exc, NameError):
         message += _name_error_hint(exc, ([where_file] if where_file else []) + sorted(files))
-    return {"type": type(exc).__name__, "message": message[:2000], "where": where}
+    doc = {"type": type(exc).__name__, "message": message[:2000], "where": where}
+    if isinstance(exc, NotImplementedError) and main_file and where_file:
+        if os.path.realpath(where_file) != main_file:
+            doc["stub"] = os.path.basename(where_file)
+    return doc
 
 
 class Worker:
@@ -151,6 +159,8 @@ class Worker:
         self.roots: dict[str, Any] = {}
         self.mistake_names: list[str] = []
         self.files = {os.path.realpath(p) for p in config.files.values()}
+        main = config.files.get(config.main)
+        self.main_file = os.path.realpath(main) if main else None
         self.guard = None  # grader.rules.RuntimeGuard, in a student worker with rules
 
     def guard_rules(self) -> None:
@@ -284,7 +294,7 @@ class Worker:
                 reply = {"ok": encoder.encode(value)}
             except BaseException as exc:  # noqa: BLE001 - SystemExit from student code too
                 encoder = wire.Encoder()
-                reply = {"error": describe_exception(exc, self.files)}
+                reply = {"error": describe_exception(exc, self.files, self.main_file)}
             if rng is not None:
                 # Whether the call left the random generator as it found it: a reply that
                 # did may be shared with other students' gradings (grader.refcache).
@@ -292,7 +302,7 @@ class Worker:
             try:
                 wire.send_frame(self.sock, self.with_uses(reply), encoder.blob())
             except BaseException as exc:  # noqa: BLE001
-                wire.send_frame(self.sock, self.with_uses({"error": describe_exception(exc, self.files)}))
+                wire.send_frame(self.sock, self.with_uses({"error": describe_exception(exc, self.files, self.main_file)}))
 
 
 def _flatten(value: Any):
@@ -329,7 +339,7 @@ def run(sock: socket.socket, config: WorkerConfig) -> None:
             worker.guard_rules()
             hello = worker.load()
         except BaseException as exc:  # noqa: BLE001 - the submission may do anything at import
-            hello = {"ready": False, "error": describe_exception(exc, worker.files)}
+            hello = {"ready": False, "error": describe_exception(exc, worker.files, worker.main_file)}
         hello["hardening"] = hardening.applied
         hello["unprotected"] = hardening.skipped
         wire.send_frame(sock, hello)

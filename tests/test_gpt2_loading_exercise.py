@@ -159,3 +159,20 @@ def test_tiny_checkpoint_generates_varied_text():
     gpt = reference()
     out = gpt.generate(gpt.load_gpt2(TINY), torch.tensor([ids]), 20)[0, 4:].tolist()
     assert len(set(out)) >= 12, out
+
+
+def test_decoder_block_still_the_stub_is_named_instead_of_load_gpt2(tmp_path):
+    """A correct loader beside the decoder_block stub: the message names the stub, not load_gpt2."""
+    folder = submission(tmp_path, ROOT / "solutions" / "gpt2_loading.py", ROOT / "exercises" / "decoder_block" / "decoder_block.py")
+    result = grade_file("gpt2_loading", folder, include_hidden=False)
+    failed = [c for c in result.checks if c.status != PASSED]
+    assert failed, result.to_json()
+    for check in failed:
+        assert check.message.startswith("your decoder_block.py is not implemented yet"), check.message
+        assert "DecoderBlock.__init__" in check.message and "[at decoder_block.py, line" in check.message
+        assert "load_gpt2 is not implemented" not in check.message and "GPT is not implemented" not in check.message
+    # One line in the table's notes: the stub, for every check it stopped.
+    from grader.display import group_messages
+
+    _, notes = group_messages(result)
+    assert [n.not_implemented for n in notes] == ["your decoder_block.py"]
