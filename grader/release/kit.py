@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Iterable
@@ -103,17 +104,43 @@ def _toml_list(values: Iterable[str]) -> str:
     return "[\n" + "".join(f"    {v},\n" for v in items) + "]" if items else "[]"
 
 
-def kit_pyproject(included: list[ExerciseSpec]) -> str:
-    """The kit's pyproject.toml: the course's metadata minus solutions, tests and dev extras."""
-    from importlib.metadata import entry_points
+def _requirement_name(requirement: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else requirement.strip().lower()
 
+
+def _course_pyproject() -> dict:
     import tomllib
 
     try:
-        course = tomllib.loads((COURSE_ROOT / "pyproject.toml").read_text())
+        return tomllib.loads((COURSE_ROOT / "pyproject.toml").read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ReleaseError(f"cannot read the course's pyproject.toml: {exc}") from None
+
+
+def kit_dependencies(course: dict) -> tuple[list[str], dict[str, list[str]]]:
+    """(dependencies, extras) of a kit: the course's, less ``[tool.grader.kit] instructor-only``
+    (libraries only instructor commands use), with the extras ``[tool.grader.kit] extras`` names."""
     project = course.get("project", {})
+    settings = course.get("tool", {}).get("grader", {}).get("kit", {})
+    dropped = {_requirement_name(n) for n in settings.get("instructor-only", [])}
+    deps = [d for d in project.get("dependencies", []) if _requirement_name(d) not in dropped]
+    optional = project.get("optional-dependencies", {})
+    missing = [e for e in settings.get("extras", []) if e not in optional]
+    if missing:
+        raise ReleaseError(f"[tool.grader.kit] extras names {', '.join(missing)}, not in [project.optional-dependencies]")
+    extras = {e: [d for d in optional[e] if _requirement_name(d) not in dropped] for e in settings.get("extras", [])}
+    return deps, extras
+
+
+def kit_pyproject(included: list[ExerciseSpec]) -> str:
+    """The kit's pyproject.toml: the course's metadata minus solutions, tests, dev extras and
+    instructor-only dependencies; the extras students may want (``.[notebook]``)."""
+    from importlib.metadata import entry_points
+
+    course = _course_pyproject()
+    project = course.get("project", {})
+    deps, extras = kit_dependencies(course)
     names = {s.name for s in included}
     eps = {ep.name: ep.value for ep in entry_points(group="grader.exercises") if ep.name in names}
     for spec in included:
@@ -135,8 +162,9 @@ def kit_pyproject(included: list[ExerciseSpec]) -> str:
         f"description = {json.dumps('Student kit: ' + project.get('description', 'course exercises and their grader'))}",
         'readme = "README.md"',
         f"requires-python = {json.dumps(project.get('requires-python', '>=3.10'))}",
-        f"dependencies = {_toml_list(project.get('dependencies', []))}",
+        f"dependencies = {_toml_list(deps)}",
         "",
+        *(["[project.optional-dependencies]", *[f"{k} = {_toml_list(v)}" for k, v in extras.items()], ""] if extras else []),
         "[project.scripts]",
         *[f"{k} = {json.dumps(v)}" for k, v in scripts.items()],
         "",
@@ -154,22 +182,40 @@ def kit_pyproject(included: list[ExerciseSpec]) -> str:
     return "\n".join(text)
 
 
-def kit_readme(included: list[ExerciseSpec], seeds: list[int]) -> str:
+def points_checked(spec: ExerciseSpec) -> tuple[float, int, float, int]:
+    """(points, checks) a kit can run for ``spec``, then (points, checks) only the instructor's
+    grading runs: hidden check files and ``@pytest.mark.hidden`` checks in visible ones."""
     from grader.api import static_checks
 
+    checks = static_checks(spec, include_hidden=True)
+    shown = [c for c in checks if not c.hidden]
+    hidden = [c for c in checks if c.hidden]
+    return sum(c.points for c in shown), len(shown), sum(c.points for c in hidden), len(hidden)
+
+
+def kit_readme(included: list[ExerciseSpec], seeds: list[int]) -> str:
+    course = _course_pyproject()
+    python = course.get("project", {}).get("requires-python", ">=3.10")
+    _, extras = kit_dependencies(course)
     rows = []
+    totals = [0.0, 0, 0.0, 0]
     for spec in included:
-        points = sum(c.points for c in static_checks(spec))
+        here, n_here, hidden, n_hidden = points_checked(spec)
+        totals = [totals[0] + here, totals[1] + n_here, totals[2] + hidden, totals[3] + n_hidden]
         folder = Path(spec.stub).parent.name
         rows.append(
             f"| {spec.order} | `{spec.name}` | {spec.title} | `exercises/{folder}/{Path(spec.stub).name}` "
-            f"| `notebooks/{spec.name}.ipynb` | {points:g} |"
+            f"| `notebooks/{spec.name}.ipynb` | {here:g} ({n_here} checks) | {hidden:g} ({n_hidden} checks) "
+            f"| {here + hidden:g} |"
         )
+    here, n_here, hidden, n_hidden = totals
+    rows.append(f"| | **all** | | | | **{here:g}** ({n_here} checks) | **{hidden:g}** ({n_hidden} checks) | **{here + hidden:g}** |")
     first = included[0].name
-    seed_text = ", ".join(map(str, seeds))
+    stub_path = f"exercises/{Path(included[0].stub).parent.name}/{Path(included[0].stub).name}"
     pairs = [
         ("grade list", "exercises, checks and points"),
-        (f"grade exercise {first}", f"grades exercises/{Path(included[0].stub).parent.name}/{Path(included[0].stub).name}"),
+        (f"grade exercise {first}", f"grades {stub_path}"),
+        (f"grade exercise {first} --watch", "grades it again each time you save it (Ctrl-C stops)"),
         (f"grade exercise {first} --submission my.py", "a file (or a folder) of your own"),
         (f"grade exercise {first} --submission notebooks/{first}.ipynb", "a notebook"),
         ("grade all", "every exercise, one summary"),
@@ -177,20 +223,44 @@ def kit_readme(included: list[ExerciseSpec], seeds: list[int]) -> str:
     ]
     width = max(len(c) for c, _ in pairs) + 2
     commands = "\n".join(f"    {c.ljust(width)}# {why}" for c, why in pairs)
+    notebook_install = (
+        '    pip install -e ".[notebook]"   # the same, plus Jupyter, to work in the notebooks\n' if "notebook" in extras else ""
+    )
+    jupyter = (
+        'Jupyter is not installed by `pip install -e .`: `pip install -e ".[notebook]"` adds it, and\n'
+        "`jupyter notebook notebooks/` opens the notebooks.\n" if "notebook" in extras else
+        "Jupyter is not part of this kit's dependencies: install it yourself to use them.\n"
+    )
+    other_seeds = [s for s in seeds if s != 0]
+    seed_text = (
+        f"`--seed {', '.join(map(str, other_seeds))}` grades on the inputs recorded for that seed; `grade` refuses any other seed."
+        if other_seeds else "`grade` grades with the inputs recorded when the kit was built, and refuses any other `--seed`."
+    )
     return f"""# Transformers from scratch — student kit
 
 You write the core of a transformer in PyTorch, one exercise at a time; the `grade`
-command runs the same checks your instructor will, in seconds, and says what is wrong.
+command runs the checks of this kit, in seconds, and says what is wrong. What it does and
+does not check is under *What is checked here* below.
 
 ## Set-up (once)
 
-    pip install torch          # CPU is enough; see pytorch.org for other builds
-    pip install -e .           # in this folder: installs the `grade` command
+You need Python {python.replace(">=", ">= ")} (`python3 --version` says which you have). In this folder:
+
+    python3 -m venv .venv          # a virtual environment of the course's own
+    source .venv/bin/activate      # Windows: .venv\\Scripts\\activate (again in each new terminal)
+    pip install torch --index-url https://download.pytorch.org/whl/cpu
+    pip install -e .               # the kit, editable (you edit exercises/): installs `grade`
+{notebook_install}
+The exercises need no GPU. The `--index-url` line is PyTorch's standard way to get its
+small CPU-only build (about 200 MB). A plain `pip install torch` on Linux pulls the CUDA
+build instead, with several GB of NVIDIA libraries; take it only if you have an NVIDIA GPU
+and want `--device cuda`. (On macOS and Windows a plain `pip install torch` is already a
+CPU build.) Other builds: <https://pytorch.org/get-started/locally/>.
 
 ## The exercises
 
-| # | name | title | your file | or this notebook | points |
-|---|------|-------|-----------|------------------|--------|
+| # | name | title | your file | or this notebook | points checked here | points in hidden checks | points in all |
+|---|------|-------|-----------|------------------|--------------------:|------------------------:|--------------:|
 {chr(10).join(rows)}
 
 Each exercise is one file to fill in; its docstring is the handout (task, shapes,
@@ -209,16 +279,29 @@ grading (write your solution there), and a last cell that runs the checks on the
 notebook. Only the tagged cell is graded; a notebook without tagged cells is graded on
 all its code cells, without `!shell` and `%magic` lines. `grade notebook NAME --out
 PATH` writes a fresh one.
+{jupyter}
+## What is checked here, and what is not
+
+Your instructor grades the course out of {here + hidden:g} points: **{here:g} come from the {n_here}
+checks in this kit**, which `grade` runs here, and **{hidden:g} from {n_hidden} hidden checks** that are
+not in the kit and that you cannot run (the table above gives the split per exercise).
+Hidden checks test the same handout on cases you are not shown. Your instructor's grader
+also draws the checks' inputs from its own secret seed: the checks of this kit run there
+on other numbers. So:
+
+- a check of this kit gives, for the inputs used here, the verdict and message your
+  instructor's grader gives for them (the kit was verified check by check against it);
+- full marks here means every visible check passed, not that the hidden checks will: code
+  that does what the handout says passes both, code tuned to this kit's inputs does not.
 
 ## How the checks know the right answer
 
 This kit holds no solution code. When it was built, every check was run against the
 reference solutions and each answer the reference gave was recorded (the
 `*.reference.json`/`.bin` files beside the stubs); here the checks replay those answers.
-Your verdicts are the ones your instructor's grader gives. If a check says *this
-student kit is out of date*, the check asked the reference something that was never
-recorded: get a fresh kit (and do not edit the `test_*.py` files). The recording is for
-`--seed {seed_text}`, the default; other seeds need a kit built with them.
+If a check says *this student kit is out of date*, the check asked the reference something
+that was never recorded: get a fresh kit (and do not edit the `test_*.py` files).
+{seed_text}
 """
 
 
