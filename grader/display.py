@@ -98,7 +98,9 @@ def _todo_line(note: Note, total: int) -> Text:
     match = _NOT_IMPLEMENTED.match(note.messages[0])
     where = re.match(r"(.+?), line (\d+)", match.group("where") or "") if match else None
     line = Text(f"({note.number}) ", style="bold") + Text(f"{note.not_implemented} is not implemented yet", style="yellow")
-    if where:
+    if where and where.group(1) in note.not_implemented:  # "your decoder_block.py": the file is named
+        line += Text(f" (line {where.group(2)})")
+    elif where:
         line += Text(f" ({where.group(1)}:{where.group(2)})")
     count = len(note.checks)
     line += Text(f", {'all ' if count == total and count > 1 else ''}{count} check{'s' if count != 1 else ''}", style="dim")
