@@ -91,10 +91,15 @@ def kit_runs(release) -> dict[str, tuple[int, dict]]:
     runs = {
         "wrong": ["exercise", "softmax", "--submission", str(SUBMISSIONS / "softmax" / "no_max.py")],
         "notebook": ["exercise", "softmax", "--submission", str(notebook)],
-        "seed 7": ["exercise", "softmax", "--submission", str(solution), "--seed", "7"],
     }
     procs = {label: release.start(*args) for label, args in runs.items()}
     return {label: release.finish(proc) for label, proc in procs.items()}
+
+
+def kit_grade(release: Release, *args: str) -> subprocess.CompletedProcess:
+    """``grade ARGS`` in the kit's venv, as a student types it (no --json added)."""
+    return subprocess.run([str(release.venv / "bin" / "grade"), *args], capture_output=True, text=True,
+                          cwd=release.outside, env=kit_env(release.venv), timeout=600)  # fmt: skip
 
 
 def live(exercise: str, submission: Path) -> list[dict]:
@@ -214,22 +219,128 @@ def test_notebook_submission_in_the_kit(release, kit_runs):
     assert doc["checks"] == live("softmax", release.outside / "softmax.ipynb")
 
 
-def test_unrecorded_call_says_the_kit_is_out_of_date(kit_runs):
-    # Another seed gives other inputs: the reference was never asked about them.
-    code, doc = kit_runs["seed 7"]
-    assert code == 1
-    by_name = {c["name"]: c for c in doc["checks"]}
+def test_unrecorded_seed_is_refused_up_front_in_one_line(release):
+    solution = release.outside / "softmax_seed.py"
+    shutil.copyfile(SOLUTIONS / "softmax.py", solution)
+    proc = kit_grade(release, "exercise", "softmax", "--submission", str(solution), "--seed", "7", "--json")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""  # no check ran: nothing "out of date" check by check
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("note: ")]
+    assert len(lines) == 1, proc.stderr
+    assert "--seed 7" in lines[0] and "--seed 0 only" in lines[0] and "grade release --seed 7" in lines[0]
+    assert "Traceback" not in proc.stderr
+    # The recorded seed is still accepted when named.
+    code, doc = release.finish(release.start("exercise", "softmax", "--submission", str(solution), "--seed", "0"))
+    assert code == 0 and doc["score"] == doc["max_score"] > 0
+
+
+def test_unrecorded_call_says_the_kit_is_out_of_date(release, tmp_path):
+    """Below the CLI's refusal, the replayed reference still names the seed a miss comes from."""
+    from grader.registry import load_registry
+    from grader.runner import GradeOptions, grade
+    from grader.submission import Submission
+
+    course = load_registry().get("softmax")
+    folder = release.kit / "exercises" / "softmax"
+    kit_spec = dataclasses.replace(
+        course, stub=folder / "softmax.py", checks=tuple(folder / p.name for p in course.checks), solution=None,
+        mistakes=None, hidden_checks=(),
+    )  # fmt: skip
+    [result] = grade([kit_spec], Submission("solution", {"softmax": SOLUTIONS / "softmax.py"}), GradeOptions(seed=7))
+    by_name = {c.name: c for c in result.checks}
     # test_rows_sum_to_one asks the reference too: its property counts only for an output
     # that follows the reference's (a uniform output has it).
     uses_reference = ["test_values_match_reference", "test_default_dim_is_last", "test_gradients_match_reference",
                       "test_rows_sum_to_one"]
     for name in uses_reference:
         check = by_name[name]
-        assert check["status"] == "error" and check["points"] == 0, check
-        assert "this student kit is out of date" in check["message"]
-        assert "--seed 7" in check["message"] and "grade release --seed 7" in check["message"]
+        assert check.status == "error" and check.points == 0, check
+        assert "this student kit is out of date" in check.message
+        assert "--seed 7" in check.message and "grade release --seed 7" in check.message
     # Nothing is graded as a student failure for want of a recording.
-    assert all(c["status"] != "failed" for c in doc["checks"]), [c["name"] for c in doc["checks"] if c["status"] == "failed"]
+    assert all(c.status != "failed" for c in result.checks), [c.name for c in result.checks if c.status == "failed"]
+
+
+# --------------------------------------------------------------------------- what a student is told and offered
+
+
+def test_kit_readme_sets_up_a_venv_with_cpu_torch(release):
+    readme = (release.kit / "README.md").read_text()
+    assert "python3 -m venv .venv" in readme and "source .venv/bin/activate" in readme
+    assert "Python >= 3.10" in readme
+    assert "pip install torch --index-url https://download.pytorch.org/whl/cpu" in readme
+    assert "plain `pip install torch` on Linux pulls the CUDA" in readme
+    assert 'pip install -e ".[notebook]"' in readme and "jupyter notebook notebooks/" in readme
+    assert "--watch" in readme
+    for command in ("grade batch", "grade release", "check-solutions"):
+        assert command not in readme
+
+
+def test_kit_readme_says_what_is_checked_here_and_what_is_hidden(release):
+    """Points visible and hidden per exercise, computed from the course's check files."""
+    from grader.api import static_checks
+    from grader.registry import load_registry
+
+    readme = (release.kit / "README.md").read_text()
+    registry = load_registry()
+    here_all = hidden_all = 0.0
+    for name in release.report.exercises:
+        checks = static_checks(registry.get(name), include_hidden=True)
+        here = sum(c.points for c in checks if not c.hidden)
+        hidden = sum(c.points for c in checks if c.hidden)
+        assert hidden > 0, name  # every exercise has hidden checks: the README must not say otherwise
+        row = next(line for line in readme.splitlines() if line.startswith("| ") and f"`{name}`" in line)
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[-3].startswith(f"{here:g} (") and cells[-2].startswith(f"{hidden:g} (") and cells[-1] == f"{here + hidden:g}"
+        here_all += here
+        hidden_all += hidden
+    assert f"out of {here_all + hidden_all:g} points" in readme
+    assert f"**{here_all:g} come from the" in readme and f"**{hidden_all:g} from" in readme
+    assert "secret seed" in readme
+    assert "Your verdicts are the ones your instructor's grader gives" not in readme
+
+
+def test_kit_pyproject_leaves_out_instructor_dependencies(release):
+    import tomllib
+
+    kit = tomllib.loads((release.kit / "pyproject.toml").read_text())["project"]
+    course = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = [d.split(">")[0].split(";")[0].strip().lower() for d in kit["dependencies"]]
+    assert "matplotlib" not in names  # only grade batch's report.html draws histograms
+    assert any(d.startswith("matplotlib") for d in course["dependencies"])  # the course keeps it
+    assert "watchfiles" in names and "torch" in names
+    assert kit["optional-dependencies"]["notebook"] == course["optional-dependencies"]["notebook"]
+    assert "dev" not in kit["optional-dependencies"]
+
+
+def test_kit_grade_hides_instructor_commands_and_options(release):
+    top = kit_grade(release, "--help")
+    assert top.returncode == 0, top.stderr
+    for shown in ("exercise", "all", "list", "notebook"):
+        assert f"  {shown} " in top.stdout
+    for hidden in ("batch", "release", "check-solutions"):
+        assert hidden not in top.stdout
+    exercise_help = kit_grade(release, "exercise", "--help")
+    assert "--watch" in exercise_help.stdout and "--seed" not in exercise_help.stdout
+    refused = kit_grade(release, "batch", str(release.outside), "--out", str(release.outside / "results"))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().count("\n") == 0 and "instructor" in refused.stderr
+    assert not (release.outside / "results").exists()
+
+
+def test_course_grade_shows_instructor_commands(monkeypatch):
+    """Where the solutions are installed every command is listed; a kit (faked here) hides them."""
+    from grader import cli as cli_module
+
+    result = CliRunner().invoke(cli, ["--help"])
+    assert all(name in result.output for name in ("batch", "release", "check-solutions"))
+    assert "--seed" in CliRunner().invoke(cli, ["exercise", "--help"]).output
+    monkeypatch.setattr(cli_module, "_student_kit", lambda: True)
+    result = CliRunner().invoke(cli, ["--help"])
+    assert not any(name in result.output for name in ("batch", "release", "check-solutions"))
+    assert "--seed" not in CliRunner().invoke(cli, ["exercise", "--help"]).output
+    refused = CliRunner().invoke(cli, ["check-solutions", "softmax"])
+    assert refused.exit_code == 2 and "instructor" in refused.output
 
 
 def test_edited_check_file_is_reported_out_of_date(release, tmp_path):
