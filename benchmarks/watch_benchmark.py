@@ -1,6 +1,6 @@
 """How fast `grade exercise softmax --watch` answers after a save.
 
-    python benchmarks/watch_benchmark.py [--saves 15] [--exercise softmax] [--pause 1.0]
+    python benchmarks/watch_benchmark.py [--saves 15] [--exercise softmax] [--pause 1.0] [--kit]
 
 Starts `grade exercise EXERCISE --submission <copy of the reference> --watch --json` once,
 waits for its first result (the cold start: torch, zygote, registry), then saves the file
@@ -11,7 +11,9 @@ softmax: median <= 0.3 s). Each save really changes the file (a comment line alt
 as an editor's save does.
 
 Where solutions are installed (the course), the reference is live: a second worker per run,
-and hidden checks too; a student kit replays a recording instead, which costs less.
+and hidden checks too. ``--kit`` measures what a student sees instead: it first builds a
+kit of EXERCISE with ``grade release`` (installed in a fresh venv, as the release verifies
+it) and watches there, where the reference is replayed from its recording.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def main() -> None:
     parser.add_argument("--saves", type=int, default=15)
     parser.add_argument("--exercise", default="softmax")
     parser.add_argument("--pause", type=float, default=1.0, help="seconds between saves")
+    parser.add_argument("--kit", action="store_true", help="watch in a freshly built student kit")
     args = parser.parse_args()
 
     from grader.registry import load_registry
@@ -53,14 +56,23 @@ def main() -> None:
     spec = load_registry().get(args.exercise)
     source = spec.solution if spec.has_solution else spec.stub
     grade = shutil.which("grade") or "grade"
+    env = None
     work = Path(tempfile.mkdtemp(prefix="watch-bench-"))
+    if args.kit:
+        from grader.release import build_kit, kit_env
+
+        print(f"building a kit of {args.exercise} in {work / 'kit'} ...", flush=True)
+        report = build_kit(work / "kit", [args.exercise], venv_dir=work / "venv", mistakes=0)
+        if not report.ok:
+            raise SystemExit("the kit failed its verification:\n" + "\n".join(report.problems))
+        grade, env = str(work / "venv" / "bin" / "grade"), kit_env(work / "venv")
     target = work / Path(source).name
     original = Path(source).read_text()
     target.write_text(original)
     start = time.perf_counter()
     proc = subprocess.Popen(
         [grade, "exercise", args.exercise, "--submission", str(target), "--watch", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=work, bufsize=1,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=work, bufsize=1, env=env,
     )  # fmt: skip
     try:
         first = json.loads(read_line(proc, 300))
@@ -82,7 +94,8 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     times.sort()
     p90 = times[min(len(times) - 1, int(round(0.9 * (len(times) - 1))))]
-    print(f"grade exercise {args.exercise} --watch on {os.cpu_count()} CPUs, {sys.platform}")
+    where = "in a student kit (replayed reference)" if args.kit else "in the course (live reference, hidden checks)"
+    print(f"grade exercise {args.exercise} --watch {where}, on {os.cpu_count()} CPUs, {sys.platform}")
     print(f"first result (cold start): {cold:.2f} s, score {first['score']:g}/{first['max_score']:g}")
     print(f"re-grade after a save, {len(times)} saves: median {statistics.median(times):.3f} s, "
           f"p90 {p90:.3f} s, worst {times[-1]:.3f} s (goal: median <= 0.3 s)")
