@@ -48,7 +48,7 @@ HONEST = ("honest_correct", "honest_buggy", "honest_stub")
 # Student ids (file names) that are spreadsheet formulas: each is graded as formula_cells.py.
 FORMULA_IDS = ("=1+2", "+SUM(1;2)", "@cmd")
 # What the grader writes in RESULTS (besides its lock), and in each student's folder.
-RESULT_FILES = {".lock", "grades.csv", "journal.jsonl", "junit.xml", "report.html", "students", "logs"}
+RESULT_FILES = {".lock", "grades.csv", "journal.jsonl", "junit.xml", "report.html", "students", "logs", "batch-nonce"}
 STUDENT_FILES = {"result.json", "feedback.txt", "results.json"}
 SECRET = "hostile-suite-" + "5" * 32  # the grading secret of every batch here (same seeds per id)
 PR_SET_CHILD_SUBREAPER = 36
