@@ -195,10 +195,10 @@ def test_every_known_mistake_differs_from_the_reference():
     q, k, v = _random_qkv(gen, (2,), 4, 6, 8, 5)
     masks = [None, torch.rand(2, 4, 6, generator=gen) < 0.5]
     masks[1][:, 1, :] = False
-    x = torch.randn(2, 6, 16, generator=gen, dtype=torch.float64)
+    x = torch.randn(2, 6, 32, generator=gen, dtype=torch.float64)
     pad = (torch.arange(6) < torch.tensor([6, 3]).unsqueeze(1)).view(2, 1, 1, 6)
     torch.manual_seed(0)
-    weights = ref.MultiHeadAttention(16, 4).double().state_dict()
+    weights = ref.MultiHeadAttention(32, 4).double().state_dict()
     for name, overrides in _load_mistakes().items():
         differs = False
         if "scaled_dot_product_attention" in overrides:
@@ -208,9 +208,32 @@ def test_every_known_mistake_differs_from_the_reference():
                 differs |= not torch.allclose(got, want, equal_nan=True)
         if "MultiHeadAttention" in overrides:
             for causal in (False, True):
-                right, wrong = ref.MultiHeadAttention(16, 4, causal).double(), overrides["MultiHeadAttention"](16, 4, causal).double()
+                right, wrong = ref.MultiHeadAttention(32, 4, causal).double(), overrides["MultiHeadAttention"](32, 4, causal).double()
                 right.load_state_dict(weights)
                 wrong.load_state_dict(weights)
                 with torch.no_grad():
                     differs |= not torch.allclose(wrong(x, pad), right(x, pad), equal_nan=True)
         assert differs, f"the mistake {name!r} gives the reference's output"
+
+
+def test_module_mistakes_differ_from_each_other_at_the_checked_sizes():
+    """The MHA checks use sizes where sqrt(d_model), d_k and sqrt(d_k) differ (not (16, 4),
+    where sqrt(16) == 4 == d_k): each module mistake has its own output there, so a
+    submission scaling by sqrt(d_model) is not told it divided by d_k."""
+    gen = torch.Generator().manual_seed(5)
+    outputs = {}
+    for C, nh in ((32, 4), (24, 3)):
+        x = torch.randn(2, 5, C, generator=gen, dtype=torch.float64)
+        torch.manual_seed(0)
+        weights = ref.MultiHeadAttention(C, nh).double().state_dict()
+        for name, overrides in _load_mistakes().items():
+            if "MultiHeadAttention" in overrides:
+                module = overrides["MultiHeadAttention"](C, nh, True).double()
+                module.load_state_dict(weights)
+                with torch.no_grad():
+                    outputs.setdefault(name, []).append(module(x).reshape(-1))
+    flat = {name: torch.cat(outs) for name, outs in outputs.items()}
+    names = list(flat)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not torch.allclose(flat[a], flat[b]), f"{a!r} and {b!r} give the same output"
