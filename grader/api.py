@@ -102,12 +102,6 @@ def static_checks(spec: ExerciseSpec, include_hidden: bool = False) -> list[Stat
     return out
 
 
-def _specs(names: list[str] | None, registry: Registry) -> list[ExerciseSpec]:
-    if not names:
-        return registry.ordered()
-    return [registry.get(n) for n in names]
-
-
 def with_requirements(specs: list[ExerciseSpec], registry: Registry) -> list[ExerciseSpec]:
     """``specs`` plus the exercises whose modules they import (``requires``), each once."""
     out = list(specs)
@@ -156,7 +150,7 @@ def grade_exercises(
     Raises SubmissionError for a single file that does not hold the graded module.
     """
     registry = registry or load_registry()
-    specs = _specs(names, registry)
+    specs = registry.select(names)
     support = with_requirements(specs, registry)
     if solutions:
         submission = from_solutions(support)

@@ -44,6 +44,14 @@ class Registry:
         except KeyError:
             raise UnknownExercise(name, [s.name for s in self.ordered()]) from None
 
+    def select(self, names: list[str] | None) -> list[ExerciseSpec]:
+        """The exercises named, in course order; every installed one when ``names`` is empty.
+        UnknownExercise for a name that is not installed."""
+        if not names:
+            return self.ordered()
+        chosen = {name: self.get(name) for name in names}
+        return sorted(chosen.values(), key=lambda s: (s.order, s.name))
+
 
 def load_registry() -> Registry:
     registry = Registry()

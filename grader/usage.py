@@ -13,3 +13,10 @@ class UsageError(click.ClickException):
     """A usage error (unknown exercise, missing file, contradictory options): exit code 2."""
 
     exit_code = 2
+
+
+def exercise_names(value: str | None) -> list[str] | None:
+    """``--exercises a,b`` as a list of names; None (every exercise) when not given."""
+    if not value:
+        return None
+    return [name.strip() for name in value.split(",") if name.strip()] or None

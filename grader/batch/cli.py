@@ -14,13 +14,8 @@ from pathlib import Path
 
 import click
 
-from grader.usage import UsageError
-
-
-def _exercises(value: str | None) -> list[str] | None:
-    if not value:
-        return None
-    return [n.strip() for n in value.split(",") if n.strip()]
+from grader.batch.job import SUBMISSION_SECONDS
+from grader.usage import UsageError, exercise_names
 
 
 @click.command("batch")
@@ -30,7 +25,7 @@ def _exercises(value: str | None) -> list[str] | None:
 @click.option("--exercises", default=None, metavar="A,B", help="Exercises to grade (default: all installed).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Local worker processes (default: one per core).")
-@click.option("--timeout", type=float, default=300.0, show_default=True,
+@click.option("--timeout", type=float, default=SUBMISSION_SECONDS, show_default=True,
               help="Wall-clock seconds for grading ONE submission (all its exercises); past it the "
                    "student gets an 'error' result.")
 @click.option("--call-timeout", type=float, default=20.0, show_default=True,
@@ -74,7 +69,7 @@ def batch_command(submissions, out, exercises, workers, timeout, call_timeout, r
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     options = BatchOptions(
-        submissions=submissions, out=out, exercises=_exercises(exercises), workers=workers, timeout=timeout,
+        submissions=submissions, out=out, exercises=exercise_names(exercises), workers=workers, timeout=timeout,
         call_timeout=call_timeout, device=device, seed=seed, resume=resume, force=force, cluster=cluster, cluster_timeout=cluster_timeout,
         roster=roster, canvas=canvas, assignment=assignment,
         settings={"checkpoint": str(checkpoint.resolve())} if checkpoint else {},

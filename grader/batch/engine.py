@@ -23,7 +23,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable
 
-from grader.batch.job import error_result
+from grader.batch.job import SUBMISSION_SECONDS, error_result
 from grader.batch.slot import GRACE, SlotDied, SlotProcess, SlotUntrusted
 
 # A slot that has not said "ready" may still be importing torch on a loaded machine.
@@ -187,7 +187,7 @@ class _Run:
         for index, slot in enumerate(self.pool.slots):
             if not slot.jobs:
                 continue
-            limit = float(slot.jobs[0]["options"].get("timeout", 300.0)) + GRACE
+            limit = float(slot.jobs[0]["options"].get("timeout", SUBMISSION_SECONDS)) + GRACE
             if not slot.ready:
                 limit += START_GRACE
             if now - slot.started_at > limit:

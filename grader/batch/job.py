@@ -31,6 +31,8 @@ from pathlib import Path
 from grader.sandbox import OFF, REQUIRED, Limits
 
 GRADED, ERROR, MISSING = "graded", "error", "missing"
+# The default wall-clock limit for grading one whole submission, all its exercises.
+SUBMISSION_SECONDS = 300.0
 
 
 @dataclass
@@ -40,7 +42,7 @@ class JobOptions:
     exercises: list[str]
     device: str = "cpu"  # the same on every machine, so a score never depends on it
     seed: int = 0
-    timeout: float = 300.0  # wall-clock seconds for one whole submission (all exercises)
+    timeout: float = SUBMISSION_SECONDS  # wall-clock seconds for one whole submission (all exercises)
     call_timeout: float = Limits.call_seconds  # one call into submitted code
     memory_bytes: int = Limits.memory_bytes
     output_bytes: int = Limits.output_bytes
@@ -90,7 +92,7 @@ def fingerprint(options: JobOptions, registry=None) -> str:
     from grader.registry import load_registry
 
     registry = registry or load_registry()
-    specs = [registry.get(n) for n in options.exercises]
+    specs = registry.select(options.exercises)
     files = {}
     for spec in with_requirements(specs, registry):
         for role, paths in (
@@ -135,7 +137,7 @@ def grade_job(job: dict, zygote, scratch: Path, registry=None, reference_cache: 
     options = JobOptions.from_json(job["options"])
     try:
         registry = registry or load_registry()
-        specs = [registry.get(n) for n in options.exercises]
+        specs = registry.select(options.exercises)
     except UnknownExercise as exc:
         return error_result(job, f"this machine's course kit cannot grade the batch: {exc}", retry=True)
     label = job.get("label") or job["id"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from grader.batch.discover import discover
-from grader.batch.job import ERROR, GRADED, JobOptions, error_result, fingerprint
+from grader.batch.job import ERROR, GRADED, SUBMISSION_SECONDS, JobOptions, error_result, fingerprint
 from grader.sandbox import OFF, REQUIRED
 from grader.batch.journal import (
     JOURNAL,
@@ -51,7 +51,7 @@ class BatchOptions:
     out: Path
     exercises: list[str] | None = None  # None: every exercise in the registry
     workers: int | None = None  # None: every core
-    timeout: float = 300.0  # wall-clock seconds per submission
+    timeout: float = SUBMISSION_SECONDS  # wall-clock seconds per submission
     call_timeout: float = 20.0  # one call into submitted code
     device: str = "cpu"
     seed: int | None = None  # None: each student's own, from the grading secret (grader/secret.py)
@@ -184,12 +184,11 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
 
     registry = load_registry()
     try:
-        specs = [registry.get(n) for n in opts.exercises] if opts.exercises else registry.ordered()
+        specs = registry.select(opts.exercises)
     except UnknownExercise as exc:
         raise BatchError(str(exc)) from None
     if not specs:
         raise BatchError("no exercises are installed")
-    specs = sorted(specs, key=lambda s: (s.order, s.name))
     job_options = JobOptions(
         exercises=[s.name for s in specs], device=opts.device, timeout=opts.timeout,
         call_timeout=opts.call_timeout, settings=dict(opts.settings),

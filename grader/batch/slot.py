@@ -42,6 +42,8 @@ import traceback
 from collections import deque
 from pathlib import Path
 
+from grader.batch.job import SUBMISSION_SECONDS
+
 # Seconds a slot may take past a job's own time limit before its parent gives up on it.
 GRACE = 60.0
 
@@ -148,7 +150,7 @@ class Slot:
                 "install the same version on every worker",
                 retry=True,
             )
-        limit = float(job["options"].get("timeout", 300.0))
+        limit = float(job["options"].get("timeout", SUBMISSION_SECONDS))
         scratch = Path(tempfile.mkdtemp(prefix="job-", dir=self.scratch))
         read_fd, write_fd = os.pipe()
         pid = os.fork()
@@ -435,7 +437,7 @@ class SlotProcess:
     def run(self, job: dict, timeout: float | None = None) -> dict:
         """Send one job and wait for its result (the Dask path)."""
         self.send(job)
-        limit = float(job["options"].get("timeout", 300.0)) + GRACE if timeout is None else timeout
+        limit = float(job["options"].get("timeout", SUBMISSION_SECONDS)) + GRACE if timeout is None else timeout
         deadline = time.monotonic() + limit + 180.0  # start-up of a fresh slot included
         while True:
             left = deadline - time.monotonic()

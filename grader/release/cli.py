@@ -9,7 +9,7 @@ import click
 
 from grader.release.build import build_kit
 from grader.release.course import DEFAULT_SEED, ReleaseError
-from grader.usage import UsageError
+from grader.usage import UsageError, exercise_names
 
 
 @click.command("release")
@@ -23,7 +23,7 @@ from grader.usage import UsageError
 def release_command(kit_dir: Path, force: bool, exercises: str | None, no_verify: bool, seeds: tuple[int, ...],
                     mistakes: int | None) -> None:
     """Build a student kit in KIT_DIR: no solution code, a recorded reference, notebooks."""
-    names = [n.strip() for n in exercises.split(",") if n.strip()] if exercises else None
+    names = exercise_names(exercises)
 
     def say(line: str) -> None:
         click.echo(line, err=True)

@@ -32,7 +32,7 @@ def _choose(names: list[str] | None) -> tuple[list[ExerciseSpec], list[ExerciseS
 
     registry = load_registry()
     try:
-        chosen = [registry.get(n) for n in names] if names else registry.ordered()
+        chosen = registry.select(names)
     except UnknownExercise as exc:
         raise ReleaseError(str(exc)) from None
     included = sorted(with_requirements(chosen, registry), key=lambda s: (s.order, s.name))
