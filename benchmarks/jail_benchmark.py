@@ -23,7 +23,7 @@ def main() -> None:
     from grader.jail import JailPolicy, probe
     from grader.live import WorkerProcess
     from grader.sandbox import OFF, REQUIRED
-    from grader.worker import WorkerConfig
+    from grader.boundary import WorkerConfig
     from grader.zygote import Zygote
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

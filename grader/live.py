@@ -20,7 +20,7 @@ from pathlib import Path
 from grader import wire
 from grader.errors import ReferenceFailure, RemoteError, StudentError, format_error
 from grader.sandbox import kill_worker
-from grader.worker import WorkerConfig
+from grader.boundary import WorkerConfig
 
 
 # The largest reply a student's worker may send without --checkpoint; the trusted side
@@ -169,6 +169,8 @@ class Budget:
 
 class LiveTransport:
     """Requests go to a worker; a worker that died is replaced on the next request."""
+
+    eager_diagnose = False  # variants run only when a comparison fails (see remote.Namespace.diagnose)
 
     def __init__(self, zygote, config: WorkerConfig, subject: str, max_reply_bytes: int | None = None):
         self.zygote = zygote

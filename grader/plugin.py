@@ -219,8 +219,7 @@ class GraderPlugin:
         attr = "student" if role == "student" else "reference"
         if getattr(run, attr) is None:
             transport = self.make_transport(spec, role)
-            subject = getattr(transport, "subject", role)
-            setattr(run, attr, Session(transport, subject))
+            setattr(run, attr, Session(transport, transport.subject))
         session = getattr(run, attr)
         session.begin(request.node.nodeid.split("::", 1)[-1])
         return Namespace(session, label=role)

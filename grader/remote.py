@@ -29,7 +29,7 @@ from grader.errors import (
     StudentError,
     format_error,
 )
-from grader.worker import MISTAKE_PREFIX, ROOT_MODULE
+from grader.boundary import MISTAKE_PREFIX, ROOT_MODULE
 
 __all__ = [
     "KitOutOfDate", "ReferenceFailure", "RemoteError", "StudentError",  # re-exported for checks
@@ -41,11 +41,22 @@ __all__ = [
 
 
 class Transport(Protocol):
-    """Where a Session's requests go. ``key`` identifies the request deterministically."""
+    """Where a Session's requests go. ``key`` identifies the request deterministically.
 
-    role: str
+    Implemented by grader.live.LiveTransport (a worker), grader.replay's transports (a
+    recorded reference), grader.refcache.CachedReference and the runner's stand-ins."""
+
+    role: str  # "student" or "reference"
+    subject: str  # how messages name it: "your softmax.py", "the reference softmax"
+    # Run every known-mistake variant as soon as a check asks (a release records them all),
+    # instead of only when a comparison fails.
+    eager_diagnose: bool
 
     def roundtrip(self, key: str, doc: dict, blob: bytes) -> tuple[dict, bytes]: ...
+
+    def mistakes(self) -> list[str]:
+        """The names of the known mistakes this side can play (none for a student)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -290,8 +301,7 @@ class Namespace(Remote):
         return Namespace(self._session, MISTAKE_PREFIX + name, name)
 
     def mistake_names(self) -> list[str]:
-        names = getattr(self._session.transport, "mistakes", None)
-        return list(names()) if callable(names) else []
+        return list(self._session.transport.mistakes())
 
     def diagnose(self, compute: Callable[["Namespace"], Any]) -> Mapping[str, Any]:
         """Run ``compute`` against every known-mistake variant; name -> its result.
@@ -314,7 +324,7 @@ class Namespace(Remote):
                     continue
             return found
 
-        if getattr(self._session.transport, "eager_diagnose", False):
+        if self._session.transport.eager_diagnose:
             return run()
         return LazyMistakes(run)
 

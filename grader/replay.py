@@ -172,7 +172,7 @@ class RecordingTransport:
         self.live = live
         self.recording = recording
         self.role = live.role
-        self.subject = getattr(live, "subject", "the reference")
+        self.subject = live.subject
 
     def roundtrip(self, key: str, doc: dict, blob: bytes) -> tuple[dict, bytes]:
         try:

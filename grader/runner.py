@@ -24,7 +24,7 @@ from grader.jail import JailPolicy
 from grader.sandbox import BEST_EFFORT, Limits
 from grader.spec import ExerciseSpec
 from grader.submission import Submission
-from grader.worker import WorkerConfig
+from grader.boundary import WorkerConfig
 
 INI_FILE = Path(__file__).with_name("pytest_grader.ini")
 
@@ -300,6 +300,8 @@ def _replay_device(specs: list[ExerciseSpec], device: str) -> str:
 
 class _MissingTransport:
     """Stands in for a worker when there is nothing to load: every call fails with why."""
+
+    eager_diagnose = False
 
     def __init__(self, why: str, role: str = "student"):
         self.why = why

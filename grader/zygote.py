@@ -54,6 +54,7 @@ def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
     import torch.nn.functional  # noqa: F401
 
     from grader import worker  # warm: torch, safetensors and the worker code
+    from grader.boundary import WorkerConfig
 
     try:
         # The first backward() imports sympy through this module (~0.7 s); import it
@@ -100,7 +101,7 @@ def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
                 pid = os.fork()
                 if pid == 0:
                     control.close()
-                    worker.run(socket.socket(fileno=fds[0]), worker.WorkerConfig.from_json(request["config"]))
+                    worker.run(socket.socket(fileno=fds[0]), WorkerConfig.from_json(request["config"]))
                 for fd in fds:
                     os.close(fd)
                 children.add(pid)

@@ -23,7 +23,7 @@ from grader import wire
 from grader.errors import StudentError
 from grader.live import STUDENT_REPLY_BYTES, LiveTransport, reply_cap
 from grader.sandbox import Limits
-from grader.worker import WorkerConfig
+from grader.boundary import WorkerConfig
 
 GB3 = 3 * 10**9
 

@@ -148,7 +148,7 @@ class _Harvest:
 
     def roundtrip(self, key, doc, blob):
         from grader import wire
-        from grader.worker import ROOT_MODULE
+        from grader.boundary import ROOT_MODULE
 
         reply, reply_blob = self.inner.roundtrip(key, doc, blob)
         target = doc.get("target", {})
