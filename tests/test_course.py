@@ -4,6 +4,8 @@
 Per-exercise test files cover the wrong and differently written submissions.
 """
 
+from pathlib import Path
+
 import pytest
 
 from conftest import grade_file
@@ -11,13 +13,18 @@ from grader.api import check_solutions
 from grader.registry import load_registry
 from grader.results import PASSED
 
-COURSE = ["softmax", "attention", "positional_encoding", "decoder_block", "ner_head", "gpt2_loading"]
+ROOT = Path(__file__).resolve().parents[1]
+# The built-in course: every installed exercise whose handout lives in this checkout's
+# exercises/ (a seventh exercise is covered here as soon as it is registered).
+COURSE = [s.name for s in load_registry().ordered() if (ROOT / "exercises") in Path(s.stub).resolve().parents]
 
 
 def test_the_course_is_registered_in_order():
     registry = load_registry()
     assert not registry.broken, registry.broken
-    assert [s.name for s in registry.ordered()][: len(COURSE)] == COURSE
+    assert len(COURSE) >= 6 and COURSE[:2] == ["softmax", "attention"] and COURSE[-1] == "gpt2_loading"
+    orders = [registry.get(name).order for name in COURSE]
+    assert orders == sorted(orders) and len(set(orders)) == len(orders), "each exercise has its own place"
 
 
 def test_every_reference_earns_full_marks():
