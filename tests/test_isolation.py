@@ -285,17 +285,16 @@ def _describe(pid: int) -> str:
         return f"pid {pid} (gone)"
 
 
-def _survivors() -> list[str]:
-    """Processes the batch left behind: orphans re-parented to us (a subreaper), and any
-    process named like an attacker's daemon anywhere on the machine."""
-    while True:  # reap what has already ended
+def _survivors(before: set[int]) -> list[str]:
+    """Processes the batch left behind: orphans re-parented to us (a subreaper) that were
+    not our children before it (this session's own zygote, say), and any process named
+    like an attacker's daemon anywhere on the machine."""
+    for pid in set(_children()) - before:  # reap what has already ended (never our own)
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
-            break
-        if pid == 0:
-            break
-    out = [_describe(p) for p in _children() if " state Z" not in _describe(p)]
+            pass
+    out = [_describe(p) for p in _children() if p not in before and " state Z" not in _describe(p)]
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -307,8 +306,8 @@ def _survivors() -> list[str]:
     return sorted(set(out))
 
 
-def _kill_survivors() -> None:
-    for pid in _children():
+def _kill_survivors(before: set[int]) -> None:
+    for pid in set(_children()) - before:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
@@ -379,11 +378,12 @@ def baseline(tmp_path_factory) -> dict[str, float]:
 @pytest.fixture
 def subreaper():
     libc = ctypes.CDLL(None, use_errno=True)
+    before = set(_children())  # ours already (this session's zygote): never the batch's
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     try:
-        yield
+        yield before
     finally:
-        _kill_survivors()
+        _kill_survivors(before)
         libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
@@ -429,7 +429,7 @@ def test_hostile_batch_changes_no_grade_and_leaves_nothing_behind(mode, baseline
         done = _run(mode, args, work)
         seconds = time.monotonic() - start
         time.sleep(4)  # daemons that survived would write their files now
-        survivors = _survivors()
+        survivors = _survivors(subreaper)
     finally:
         listeners.close()
     print(f"\nhostile batch as {mode}: {seconds:.1f} s, {len(ids)} students")
