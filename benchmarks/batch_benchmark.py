@@ -3,8 +3,8 @@
     python benchmarks/batch_benchmark.py [--students 60] [--workers 1,2] [--baseline 6] [--json out.json]
     python benchmarks/batch_benchmark.py --course [--students 12]     # every installed exercise
 
-Writes N synthetic softmax submissions (60% correct, 25% wrong, 15% hostile: sys.exit at
-import, os._exit in a call, an output flood; a third of them zipped in an LMS layout) or,
+Writes N synthetic softmax submissions (60% correct, 25% wrong, 10% hostile: sys.exit at
+import, os._exit in a call; one correct one prints 2 MB a call; a third of them zipped in an LMS layout) or,
 with ``--course``, N folders holding every exercise (complete, halfway, hostile), then
 reports:
 

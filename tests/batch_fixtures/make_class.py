@@ -27,6 +27,18 @@ def softmax(x, dim=-1):
     return e / e.sum(dim=dim, keepdim=True)
 '''
 
+# Correct, and prints 2 MB a call: printing never fails a check (grader/output.py).
+CHATTY = '''
+import torch
+
+
+def softmax(x, dim=-1):
+    print("debugging " * 200_000)
+    shifted = x - x.amax(dim=dim, keepdim=True)
+    e = shifted.exp()
+    return e / e.sum(dim=dim, keepdim=True)
+'''
+
 LOGSUMEXP = '''
 import torch
 
@@ -260,11 +272,11 @@ def make_class(root: Path) -> dict[str, Expected]:
 
 
 def make_benchmark_class(root: Path, n: int) -> dict[str, str]:
-    """``n`` students: 60% correct, 25% wrong, 15% hostile (cheap kinds). id -> kind."""
+    """``n`` students: 60% correct (one of them chatty), 25% wrong, 10% hostile (cheap kinds). id -> kind."""
     root.mkdir(parents=True, exist_ok=True)
     mix = [("correct", CORRECT)] * 6 + [("logsumexp", LOGSUMEXP)] * 2 + [("wrong_dim", WRONG_DIM), ("no_max", NO_MAX),
            ("global", GLOBAL), ("detached", DETACHED), ("stub", STUB)] + [("exit", EXIT_AT_IMPORT), ("os_exit", OS_EXIT_IN_CALL),
-           ("flood", OUTPUT_FLOOD)]  # fmt: skip
+           ("chatty", CHATTY)]  # fmt: skip
     kinds = {}
     for i in range(n):
         kind, source = mix[i % len(mix)]
