@@ -108,19 +108,26 @@ def fingerprint(options: JobOptions, registry=None) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-def error_result(job: dict, message: str, retry: bool = False, seconds: float = 0.0) -> dict:
+def _result(job: dict, status: str, exercises: list, timing: dict, error: str = "", retry: bool = False) -> dict:
+    """One journal line (the module docstring lists its fields): the one place it is built."""
+    options = job.get("options", {})
     return {
         "id": job["id"],
         "digest": job.get("digest", ""),
         "fingerprint": job.get("fingerprint", ""),
-        "status": ERROR,
-        "error": message,
+        "status": status,
+        "error": error,
         "retry": retry,
-        "exercises": [],
-        "seed": job.get("options", {}).get("seed"),
-        "timing": {"total": round(seconds, 4), "grade": 0.0},
+        "exercises": exercises,
+        "seed": options.get("seed"),  # also in each exercise's document: reproduce with --seed
+        "isolated": options.get("isolation", REQUIRED) != OFF,  # False: --no-sandbox, said in grades.csv and report.html
+        "timing": timing,
         "host": socket.gethostname(),
     }
+
+
+def error_result(job: dict, message: str, retry: bool = False, seconds: float = 0.0) -> dict:
+    return _result(job, ERROR, [], {"total": round(seconds, 4), "grade": 0.0}, error=message, retry=retry)
 
 
 def grade_job(job: dict, zygote, scratch: Path, registry=None, reference_cache: Path | None = None) -> dict:
@@ -163,16 +170,5 @@ def grade_job(job: dict, zygote, scratch: Path, registry=None, reference_cache: 
     docs = [r.to_json() for r in results]
     # No scratch path may reach a result: it would differ between runs of the same submission.
     text = json.dumps(docs).replace(str(root) + "/", "").replace(str(scratch), "")
-    return {
-        "id": job["id"],
-        "digest": job.get("digest", ""),
-        "fingerprint": job.get("fingerprint", ""),
-        "status": GRADED,
-        "error": "",
-        "retry": False,
-        "exercises": json.loads(text),
-        "seed": options.seed,  # also in each exercise's document: reproduce with --seed
-        "isolated": options.isolation != OFF,  # False: --no-sandbox, said in grades.csv and report.html
-        "timing": {"total": round(done - start, 4), "grade": round(done - graded, 4)},
-        "host": socket.gethostname(),
-    }
+    timing = {"total": round(done - start, 4), "grade": round(done - graded, 4)}
+    return _result(job, GRADED, json.loads(text), timing)
