@@ -39,6 +39,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 HOSTILE = Path(__file__).parent / "submissions" / "hostile_batch"
+ATTACK = "# ---- the attack ----"  # where an attack file's own code starts
 GRADE = str(Path(sys.executable).with_name("grade"))
 USER = "grader-test"
 MARK = "hbx"
@@ -55,11 +56,21 @@ PR_SET_CHILD_SUBREAPER = 36
 
 
 def _attackers() -> dict[str, Path]:
-    """Student id -> submission file: every attack, and the formula ids."""
-    out = {p.stem: p for p in sorted(HOSTILE.glob("*.py"))}
+    """Student id -> attack file: every attack, and the formula ids (``_shared.py`` is no attack)."""
+    out = {p.stem: p for p in sorted(HOSTILE.glob("*.py")) if not p.name.startswith("_")}
     for sid in FORMULA_IDS:
         out[sid] = HOSTILE / "formula_cells.py"
     return out
+
+
+def _submission(attack: Path) -> str:
+    """One whole submission: the attack's docstring, the harness every attack shares
+    (``_shared.py``: logging, evidence, profit, stub answers), then the attack itself."""
+    text = attack.read_text()
+    cut = text.index(ATTACK)
+    shared = (HOSTILE / "_shared.py").read_text()
+    shared = shared[shared.index('"""', 3) + 3 :].lstrip("\n")  # without its own docstring
+    return text[:cut] + shared + text[cut:]
 
 
 def _make_subs(folder: Path, attackers: bool) -> list[str]:
@@ -79,7 +90,7 @@ def _make_subs(folder: Path, attackers: bool) -> list[str]:
     ids = list(honest)
     if attackers:
         for sid, path in _attackers().items():
-            shutil.copyfile(path, folder / f"{sid}.py")
+            (folder / f"{sid}.py").write_text(_submission(path))
             ids.append(sid)
         # Links to the solutions: never followed (discover refuses links).
         (folder / "symlinker").mkdir()
