@@ -5,7 +5,8 @@ Sections (each a ``<section id=...>``): ``summary`` (counts and per-exercise sta
 matplotlib's Agg canvas and embedded as base64), ``failing-checks`` (the checks most
 students fail, with the most common message; a hidden check's is never shown), ``known-mistakes`` (the known mistakes
 most often matched, parsed from the messages), ``errors`` (students whose grading
-errored, and why) and ``students`` (everyone's scores). Nothing time-dependent is
+errored, and why) and ``students`` (everyone's scores); then any ``extra_sections`` a
+caller passes (trusted HTML, e.g. the similarity section). Nothing time-dependent is
 written, so the same grades give the same page.
 """
 
@@ -17,6 +18,7 @@ import statistics
 from collections import Counter, defaultdict
 from html import escape
 from pathlib import Path
+from typing import Sequence
 
 from grader.batch.records import ClassResults, known_mistake, shown_message
 from grader.results import PASSED
@@ -74,7 +76,10 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if x != int(x) else f"{int(x)}"
 
 
-def render(results: ClassResults, title: str = "Batch grading report") -> str:
+def render(results: ClassResults, title: str = "Batch grading report", extra_sections: Sequence[str] = ()) -> str:
+    """The page. ``extra_sections``: trusted, already-rendered HTML fragments (each
+    escaped by its producer, e.g. a ``<section id=...>``) appended after the built-in
+    sections, in the given order."""
     students = results.submitted()
     graded, errored = results.graded(), results.errored()
     missing = [s for s in results.students if s.status == "missing"]
@@ -158,9 +163,10 @@ def render(results: ClassResults, title: str = "Batch grading report") -> str:
             for s in results.students]  # fmt: skip
     numeric = set(range(1, len(results.names) + 2))
     parts.append(f'<section id="students"><h2>All students</h2>{_table(["student", *results.names, "total", "status"], rows, numeric)}</section>')
+    parts.extend(extra_sections)
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
 
-def write_report(results: ClassResults, path: Path) -> None:
-    Path(path).write_text(render(results), encoding="utf-8")
+def write_report(results: ClassResults, path: Path, extra_sections: Sequence[str] = ()) -> None:
+    Path(path).write_text(render(results, extra_sections=extra_sections), encoding="utf-8")
