@@ -19,6 +19,7 @@ a changed submission from one it already graded.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -26,8 +27,11 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Canvas: {sortable name}_{late_}{user id}_{attachment id}_{original file name}
-CANVAS_NAME = re.compile(r"^(?P<name>[^_]+)_(?:late_|LATE_)?(?P<uid>\d+)_(?P<aid>\d+)_(?P<file>.+)$")
+# Canvas: {sortable name}_{late_}{user id}_{attachment id}_{original file name}; the late
+# mark is also read after the user id ({name}_{user id}_late_{id}_{file}), as some exports put it.
+CANVAS_NAME = re.compile(
+    r"^(?P<name>[^_]+)_(?P<late>late_|LATE_)?(?P<uid>\d+)_(?P<late2>late_|LATE_)?(?P<aid>\d+)_(?P<file>.+)$"
+)
 SUBMISSION_SUFFIXES = (".zip", ".py", ".ipynb")
 # Operating-system litter that is never a student's work.
 JUNK = {"__MACOSX", ".DS_Store", "Thumbs.db", "desktop.ini", "__pycache__", ".ipynb_checkpoints"}
@@ -55,6 +59,7 @@ class Entry:
     names: tuple[str, ...] = ()  # the name each path has inside the submission
     digest: str = ""
     problem: str = ""  # why it cannot be graded (kind "invalid")
+    late: bool | None = None  # Canvas files: True when Canvas marked one late; None: not a Canvas export
 
     @property
     def label(self) -> str:
@@ -87,6 +92,7 @@ def discover(submissions: Path, caps: Caps = DEFAULT_CAPS) -> Discovery:
     """One Entry per student in ``submissions``, sorted by id."""
     found: dict[str, list[Entry]] = {}
     canvas: dict[str, list[tuple[str, str]]] = {}  # user id -> [(path, original name)]
+    canvas_late: set[str] = set()  # user ids with a file Canvas marked late (grader.batch.late)
     for child in sorted(submissions.iterdir(), key=lambda p: p.name):
         if is_junk(child.name):
             continue
@@ -99,13 +105,15 @@ def discover(submissions: Path, caps: Caps = DEFAULT_CAPS) -> Discovery:
             match = CANVAS_NAME.match(child.name)
             if match:
                 canvas.setdefault(match["uid"], []).append((str(child), match["file"]))
+                if match["late"] or match["late2"]:
+                    canvas_late.add(match["uid"])
                 continue
             entry = _file_entry(child, caps)
         else:
             entry = Entry(child.name, "invalid", (str(child),), problem=f"{child.name} is not a file or a folder")
         found.setdefault(entry.id, []).append(entry)
     for uid, files in canvas.items():
-        found.setdefault(uid, []).append(_canvas_entry(uid, files, caps))
+        found.setdefault(uid, []).append(dataclasses.replace(_canvas_entry(uid, files, caps), late=uid in canvas_late))
 
     entries = []
     for sid in sorted(found):

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from grader.batch.job import ERROR, GRADED, MISSING
 from grader.results import PASSED, CheckResult, ExerciseResult
 from grader.spec import ExerciseSpec
+
+if TYPE_CHECKING:
+    from grader.batch.late import Lateness
 
 MISTAKE_MARKER = "This looks like a known mistake: "
 HIDDEN_NOTE = "hidden check: its inputs and messages are not shown"
@@ -42,6 +46,7 @@ class StudentRecord:
     error: str = ""
     results: dict[str, ExerciseResult] = field(default_factory=dict)  # by exercise name
     isolated: bool = True  # False: graded with --no-sandbox
+    late: Lateness | None = None  # with --deadline (grader.batch.late): the penalty on the total
 
     @property
     def status_text(self) -> str:
@@ -51,6 +56,11 @@ class StudentRecord:
     @property
     def total(self) -> float:
         return round(sum(r.score for r in self.results.values()), 6)
+
+    @property
+    def final(self) -> float:
+        """The total after a late penalty (the total itself without --deadline)."""
+        return self.late.final if self.late is not None else self.total
 
 
 @dataclass
