@@ -65,19 +65,22 @@ def _mistake_folder(k: int, names: dict[str, list[str]], included: list[Exercise
     return folder, chosen
 
 
-def _grade_pass(p: _Pass, recorder, support: list[ExerciseSpec], device: str):
+def _grade_pass(p: _Pass, recorder, support: list[ExerciseSpec], device: str, include_hidden: bool = False):
     from grader.runner import GradeOptions, grade
     from grader.submission import from_stubs, locate
 
     submission = from_stubs(support) if p.submission_dir is None else locate(p.submission_dir, support)
     options = GradeOptions(
-        device=device, seed=p.seed, include_hidden=False, reference_transport=recorder.transport_factory(seed=p.seed)
+        device=device, seed=p.seed, include_hidden=include_hidden, reference_transport=recorder.transport_factory(seed=p.seed)
     )
     return {r.exercise: r for r in grade(p.specs, submission, options, support=support)}
 
 
-def _record(kit_specs, support, seeds, device, work: Path, say, mistakes: int | None = None):
-    """Grade every pass live, recording the reference; the passes and their live results."""
+def _record(kit_specs, support, seeds, device, work: Path, say, mistakes: int | None = None, include_hidden: bool = False):
+    """Grade every pass live, recording the reference; the passes and their live results.
+
+    ``include_hidden``: run the hidden checks too (a private bundle that ships them, see
+    ``build_kit(private_bundle_seed=...)``); a student kit never does."""
     from grader.replay import Recorder
 
     recorder = Recorder(device=device)
@@ -89,7 +92,7 @@ def _record(kit_specs, support, seeds, device, work: Path, say, mistakes: int | 
             _Pass("the stubs", seed, kit_specs, None),
         ):
             say(f"recording: grading {p.label} (seed {seed})")
-            done.append((p, _grade_pass(p, recorder, support, device)))
+            done.append((p, _grade_pass(p, recorder, support, device, include_hidden)))
         names = {n: list(r.mistakes or []) for n, r in recorder.recordings.items()}
         k = 0
         while mistakes is None or k < mistakes:
@@ -100,6 +103,6 @@ def _record(kit_specs, support, seeds, device, work: Path, say, mistakes: int | 
             specs = [s for s in kit_specs if s.name in chosen]
             p = _Pass(f"known mistakes #{k + 1}", seed, specs, folder, chosen)
             say(f"recording: grading {p.label} (seed {seed}): " + "; ".join(f"{e}: {m}" for e, m in chosen.items()))
-            done.append((p, _grade_pass(p, recorder, support, device)))
+            done.append((p, _grade_pass(p, recorder, support, device, include_hidden)))
             k += 1
     return recorder, done
