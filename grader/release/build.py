@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import time
@@ -37,6 +38,20 @@ def _refuse_grading_seeds(seeds: list[int]) -> None:
             )
 
 
+def leaks(folder: Path, shipped_hidden: Iterable[str] = ()) -> tuple[list[str], str]:
+    """:func:`scan_for_leaks` of ``folder`` against the course's solutions (problems, summary).
+
+    ``shipped_hidden``: paths relative to ``folder`` of hidden-check files a private bundle
+    ships on purpose (:func:`build_kit` with ``private_bundle_seed``): being there and
+    holding hidden checks is not a problem for them; holding solution code still is."""
+    public = [p for p in (COURSE_ROOT / "exercises").rglob("*.py")] + list((COURSE_ROOT / "grader").rglob("*.py"))
+    solution_files = sorted((COURSE_ROOT / "solutions").rglob("*.py"))
+    problems, summary = scan_for_leaks(Path(folder), solution_files, public)
+    allowed = tuple(f"{rel} must not be in a kit" for rel in shipped_hidden)
+    allowed += tuple(f"{rel}: hidden check " for rel in shipped_hidden)
+    return [p for p in problems if not p.startswith(allowed)], summary
+
+
 def build_kit(
     kit_dir: Path,
     exercises: list[str] | None = None,
@@ -47,19 +62,34 @@ def build_kit(
     venv_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
     mistakes: int | None = None,
+    private_bundle_seed: int | None = None,
 ) -> KitReport:
     """Write a student kit to ``kit_dir``, record the reference into it, and verify it.
 
     ``venv_dir``: where to build the verification venv (kept, for callers that want to
     use it); by default a temporary folder, removed afterwards. ``mistakes``: grade (record
     and verify) only the first N known mistakes of each exercise as submissions; None: all.
+
+    ``private_bundle_seed``: for a bundle no student ever sees (the Gradescope autograder,
+    :mod:`grader.release.gradescope_bundle`), not a student kit: record only this seed, a
+    grading seed outside the range kits record (so no student kit holds its replies), ship
+    the hidden checks (``solutions/hidden/test_<name>_hidden.py``, no solution code) and
+    record them too. Its own autograder verifies such a bundle, so ``verify`` is ignored.
     """
     start = time.monotonic()
     say = (lambda line: progress(f"[{time.monotonic() - start:5.1f} s] {line}")) if progress else (lambda _: None)
     kit_dir = Path(kit_dir).absolute()
     seeds = sorted(set(int(s) for s in seeds)) or [DEFAULT_SEED]
-    _refuse_grading_seeds(seeds)
-    if DEFAULT_SEED not in seeds:
+    private = private_bundle_seed is not None
+    if private:
+        from grader.secret import recordable
+
+        if recordable(int(private_bundle_seed)):
+            raise ReleaseError(f"a private bundle records a grading seed, never {private_bundle_seed}, which student kits may record")
+        seeds, verify = [int(private_bundle_seed)], False
+    else:
+        _refuse_grading_seeds(seeds)
+    if DEFAULT_SEED not in seeds and not private:
         seeds = [DEFAULT_SEED] + seeds
     if not (COURSE_ROOT / "solutions").is_dir() or not (COURSE_ROOT / "pyproject.toml").is_file():
         raise ReleaseError("grade release needs the course repository (with solutions/); this looks like a student kit")
@@ -80,6 +110,18 @@ def build_kit(
         shutil.copytree(COURSE_ROOT / "data", kit_dir / "data", ignore=_IGNORE)
     (kit_dir / "README.md").write_text(kit_readme(included, seeds))
     kit_specs = [_kit_spec(s, kit_dir) for s in included]
+    shipped_hidden: list[str] = []
+    if private:
+        for i, spec in enumerate(included):
+            copies = []
+            for path in spec.hidden_checks:
+                if Path(path).is_file():
+                    rel = Path(path).resolve().relative_to(COURSE_ROOT)
+                    (kit_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, kit_dir / rel)
+                    copies.append(kit_dir / rel)
+                    shipped_hidden.append(rel.as_posix())
+            kit_specs[i] = dataclasses.replace(kit_specs[i], hidden_checks=tuple(copies))
     from grader.notebooks import write_notebook
 
     for spec in kit_specs:
@@ -90,7 +132,7 @@ def build_kit(
     try:
         from grader.replay import recording_paths
 
-        recorder, passes = _record(kit_specs, included, seeds, device, work, say, mistakes)
+        recorder, passes = _record(kit_specs, included, seeds, device, work, say, mistakes, include_hidden=private)
         for spec in kit_specs:
             recording = recorder.recordings.get(spec.name)
             if recording is None:
@@ -105,7 +147,7 @@ def build_kit(
                     f"({len(recording.conflicts)} requests): seed the checks' randomness"
                 )
         for p, live in passes:
-            if p.seed != DEFAULT_SEED:
+            if p.seed != seeds[0]:  # 0 in a kit; a private bundle's only seed
                 continue
             for name, result in live.items():
                 if p.label == "the solutions" and result.score != result.max_score:
@@ -117,9 +159,7 @@ def build_kit(
                     report.unfinished.append(name)
 
         # 3. verification
-        public = [p for p in (COURSE_ROOT / "exercises").rglob("*.py")] + list((COURSE_ROOT / "grader").rglob("*.py"))
-        solution_files = sorted((COURSE_ROOT / "solutions").rglob("*.py"))
-        problems, summary = scan_for_leaks(kit_dir, solution_files, public)
+        problems, summary = leaks(kit_dir, shipped_hidden)
         report.problems += problems
         if not problems:
             report.verified.append(summary)
