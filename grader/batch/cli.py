@@ -48,12 +48,20 @@ from grader.usage import UsageError, exercise_names
                    "install's grading secret and the student id).")
 @click.option("--checkpoint", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               envvar="GRADER_GPT2_CHECKPOINT", help="GPT-2 checkpoint folder for gpt2_loading (HF layout).")
+@click.option("--deadline", default=None, metavar="ISO-TIME",
+              help="When the work was due (2026-12-01T23:59, local time unless it has a zone): adds the "
+                   "late columns to grades.csv and the late policy's penalty to every total.")
+@click.option("--late-policy", default=None, metavar="POLICY",
+              help='With --deadline: "10%/day, max 5 days", "2 points/day", "5%/hour", "grace 15 min", "cap 50%" or "none" (the default).')
+@click.option("--times", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="With --deadline: CSV with columns id, submitted_at (ISO 8601): when each student submitted.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @click.option("--no-sandbox", is_flag=True,
               help="Grade even where student code cannot be isolated (every result is marked so): trusted code only.")
 def batch_command(submissions, out, exercises, workers, timeout, call_timeout, resume, force, cluster, cluster_timeout, roster,
-                  canvas, assignment, device, seed, checkpoint, as_json, no_progress, no_sandbox) -> None:  # fmt: skip
+                  canvas, assignment, device, seed, checkpoint, as_json, no_progress, no_sandbox,
+                  deadline=None, late_policy=None, times=None) -> None:  # fmt: skip
     """Grade every submission in SUBMISSIONS (one entry per student, named by the student's id:
     a folder, a .zip, a .py or a .ipynb) and write the results to --out."""
     from grader.batch.gradebook import RosterError
@@ -73,7 +81,7 @@ def batch_command(submissions, out, exercises, workers, timeout, call_timeout, r
         call_timeout=call_timeout, device=device, seed=seed, resume=resume, force=force, cluster=cluster, cluster_timeout=cluster_timeout,
         roster=roster, canvas=canvas, assignment=assignment,
         settings={"checkpoint": str(checkpoint.resolve())} if checkpoint else {},
-        sandbox=not no_sandbox,
+        sandbox=not no_sandbox, deadline=deadline, late_policy=late_policy, times=times,
     )  # fmt: skip
     progress = None
     if not no_progress:
@@ -93,6 +101,8 @@ def batch_command(submissions, out, exercises, workers, timeout, call_timeout, r
     if summary.unmatched:
         shown = ", ".join(summary.unmatched[:10]) + (" ..." if len(summary.unmatched) > 10 else "")
         click.echo(f"warning: {len(summary.unmatched)} submissions match no roster row (not in canvas.csv): {shown}", err=True)
+    for warning in summary.late_warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))
         click.echo(summary.line(), err=True)

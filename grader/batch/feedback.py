@@ -11,7 +11,10 @@ MARK = {PASSED: "PASS", "failed": "FAIL", ERROR: "ERROR"}
 
 
 def feedback_text(student: StudentRecord, results: ClassResults) -> str:
-    out = [f"Grade for {student.id}: {student.total:g} / {results.max_total:g} points", ""]
+    out = [f"Grade for {student.id}: {student.final:g} / {results.max_total:g} points", ""]
+    penalty = student.late.summary() if student.late else ""
+    if penalty:  # the raw total, then what the late policy took off (grader.batch.late)
+        out[1:1] = [f"  {student.total:g} points before the late penalty", f"  {penalty}"]
     if student.error:
         out += ["Your submission could not be graded:", _wrap(student.error, "  "), ""]
     for spec in results.exercises:

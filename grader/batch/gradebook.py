@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.batch.job import MISSING
+from grader.batch.late import LateSettings
 from grader.batch.records import ClassResults, StudentRecord
 
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -161,8 +162,10 @@ def _points(value: float) -> str:
     return f"{value:g}"
 
 
-def write_grades(results: ClassResults, path: Path, roster: Roster | None = None) -> None:
-    header = ["student"] + (["name"] if roster else []) + results.names + ["total", "status", "note"]
+def write_grades(results: ClassResults, path: Path, roster: Roster | None = None, late: LateSettings | None = None) -> None:
+    """``late`` (--deadline): the total becomes ``raw`` and the late columns follow it (see LATE_COLUMNS)."""
+    totals = [*LATE_COLUMNS[:3], f"{late.policy.unit}s_late", *LATE_COLUMNS[3:]] if late else ["total"]
+    header = ["student"] + (["name"] if roster else []) + results.names + totals + ["status", "note"]
     names = _names(results, roster) if roster else {}
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = SafeWriter(f)
@@ -172,8 +175,23 @@ def write_grades(results: ClassResults, path: Path, roster: Roster | None = None
             if roster:
                 row.append(names.get(s.id, ""))
             row += [s.results[name].score for name in results.names]
-            row += [s.total, s.status_text, _note(s)]
-            writer.writerow(row)
+            row += _late_cells(s) if late else [s.total]
+            note = "; ".join(filter(None, [_note(s), s.late.note if s.late else ""]))
+            writer.writerow(row + [s.status_text, note])
+
+
+# With --deadline: raw total, when it was submitted, on time or late, started periods late
+# ("days_late" or "hours_late", after the policy's unit, goes here), penalty, final score.
+LATE_COLUMNS = ["raw", "submitted_at", "late", "penalty", "final"]
+
+
+def _late_cells(s: StudentRecord) -> list[object]:
+    lateness = s.late
+    if lateness is None:  # no submission (a roster row): nothing to be late with
+        return [s.total, "", "", "", "", s.final]
+    when = lateness.submitted_at.isoformat() if lateness.submitted_at else ""
+    periods = "" if lateness.periods is None else lateness.periods
+    return [s.total, when, lateness.status, periods, lateness.penalty, s.final]
 
 
 def _names(results: ClassResults, roster: Roster) -> dict[str, str]:
@@ -208,5 +226,5 @@ def write_canvas(results: ClassResults, roster: Roster, path: Path, assignment: 
         writer.writerow(["Points Possible", "", "", "", "", results.max_total])
         for row in roster.rows:
             s = by_row.get(id(row))
-            writer.writerow([row.get(c, "") for c in CANVAS_COLUMNS] + [s.total if s else ""])
+            writer.writerow([row.get(c, "") for c in CANVAS_COLUMNS] + [s.final if s else ""])  # after any late penalty
     return unmatched

@@ -304,3 +304,38 @@ def unknown_ids(late: LateSettings, student_ids) -> list[str]:
     """Ids --times gives a time for that have no submission (the CLI warns about them)."""
     known = set(student_ids)
     return sorted(sid for sid in late.times.by_id if sid not in known)
+
+
+def apply(late: LateSettings, results, canvas_marks: dict[str, bool | None]) -> None:
+    """Set ``late`` on every submitted student of ``results`` (grader.batch.records.ClassResults).
+
+    ``canvas_marks``: student id -> the Canvas late mark of their entry (None: not Canvas)."""
+    for student in results.submitted():
+        student.late = assess(late, student.id, student.total, results.max_total, canvas_marks.get(student.id))
+
+
+def warnings(late: LateSettings, results) -> list[str]:
+    """What the user should hear after ``apply``: times for ids with no submission, students with no time."""
+    submitted = results.submitted()
+    found = []
+    stray = unknown_ids(late, (s.id for s in submitted))
+    if stray:
+        found.append(f"--times gives a time for {len(stray)} ids with no submission: {_listed(stray)}")
+    unknown = [s.id for s in submitted if s.late is not None and s.late.status in (TIME_UNKNOWN, LATE_UNKNOWN)]
+    if unknown:
+        found.append(f"{len(unknown)} submissions have no known time (flagged in grades.csv, not penalized): {_listed(unknown)}")
+    return found
+
+
+def _listed(ids: list[str]) -> str:
+    return ", ".join(_short(sid) for sid in ids[:10]) + (" ..." if len(ids) > 10 else "")
+
+
+def with_penalty(document: dict, lateness: Lateness | None) -> dict:
+    """A Gradescope results.json document (grader.batch.gradescope) scored after the penalty.
+
+    The top-level ``score`` overrides the checks' sum in Gradescope's format, so the
+    checks keep their own points and the output says what was taken off."""
+    if lateness is None or not lateness.summary():
+        return document
+    return {**document, "score": lateness.final, "output": lateness.summary() + "\n" + document.get("output", "")}

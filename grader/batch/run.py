@@ -64,6 +64,11 @@ class BatchOptions:
     assignment: str = "Transformer course"
     settings: dict[str, str] = field(default_factory=dict)
     sandbox: bool = True  # False: --no-sandbox, every result marked "graded without isolation"
+    # Late work (grader.batch.late), applied when the outputs are written, never graded:
+    # --resume with other values rewrites the outputs with them.
+    deadline: str | None = None  # ISO 8601; None: no late columns at all
+    late_policy: str | None = None  # the grammar in grader.batch.late; None with a deadline: "none"
+    times: Path | None = None  # CSV of id, submitted_at
 
 
 @dataclass
@@ -82,6 +87,7 @@ class BatchSummary:
     unmatched: list[str] = field(default_factory=list)
     missing: int = 0
     retry: int = 0  # errors of the grader's own: --resume grades them again
+    late_warnings: list[str] = field(default_factory=list)  # with --deadline: times without a submission, ...
 
     def line(self) -> str:
         rate = f", {self.seconds / self.graded_now:.2f} s per submission" if self.graded_now else ""
@@ -95,6 +101,8 @@ class BatchSummary:
     def to_json(self) -> dict:
         doc = dict(self.__dict__)
         doc["out"] = str(self.out)
+        if not doc["late_warnings"]:
+            del doc["late_warnings"]  # a batch without late trouble reports as before
         return doc
 
 
@@ -173,6 +181,7 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
     if opts.timeout <= 0 or opts.call_timeout <= 0:
         raise BatchError("--timeout and --call-timeout must be positive")
     _require_isolation(opts)
+    late = _late_settings(opts)
     roster = None
     if opts.roster:
         from grader.batch.gradebook import RosterError, load_roster
@@ -276,7 +285,8 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
     if roster:
         matched = {id(row) for row in (roster.match(sid) for sid in lines) if row is not None}
         missing = [roster.primary_id(r) for r in roster.rows if id(r) not in matched and roster.primary_id(r)]
-    results, unmatched = write_outputs(out, specs, lines, labels, roster, missing, opts)
+    canvas_marks = {e.id: e.late for e in entries}
+    results, unmatched = write_outputs(out, specs, lines, labels, roster, missing, opts, late, canvas_marks)
 
     totals = [s.total for s in results.submitted()]
     return BatchSummary(
@@ -294,19 +304,48 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
         unmatched=unmatched,
         missing=len(missing),
         retry=sum(1 for d in lines.values() if grader_failed(d)),
+        late_warnings=_late_warnings(late, results),
     )
 
 
-def write_outputs(out: Path, specs, lines: dict[str, dict], labels: dict[str, str], roster=None, missing=(), opts=None):
-    """Every output in RESULTS, from the journal lines alone. Returns (ClassResults, unmatched ids)."""
+def _late_warnings(late, results) -> list[str]:
+    from grader.batch.late import warnings
+
+    return warnings(late, results) if late is not None else []
+
+
+def _late_settings(opts: BatchOptions):
+    """The parsed --deadline/--late-policy/--times (None without a deadline); BatchError if unusable."""
+    from grader.batch.late import LateError, settings
+
+    if opts.deadline is None:
+        if opts.late_policy is not None or opts.times is not None:
+            raise BatchError("--late-policy and --times need --deadline (the time work was due)")
+        return None
+    try:
+        return settings(opts.deadline, opts.late_policy, opts.times)
+    except LateError as exc:
+        raise BatchError(str(exc)) from None
+
+
+def write_outputs(out: Path, specs, lines: dict[str, dict], labels: dict[str, str], roster=None, missing=(), opts=None,
+                  late=None, canvas_marks=None):  # fmt: skip
+    """Every output in RESULTS, from the journal lines alone. Returns (ClassResults, unmatched ids).
+
+    ``late`` (grader.batch.late.LateSettings): penalties applied to the totals here, so a
+    resumed batch applies the late options it is given without grading again;
+    ``canvas_marks``: student id -> the Canvas late mark of their entry."""
     from grader.batch.feedback import feedback_text
     from grader.batch.gradebook import write_canvas, write_grades
     from grader.batch.gradescope import document
+    from grader.batch.late import apply, with_penalty
     from grader.batch.junit import write_junit
     from grader.batch.records import build
     from grader.batch.report import write_report
 
     results = build(specs, lines, labels, missing)
+    if late is not None:
+        apply(late, results, canvas_marks or {})
     staging = out / ".students.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
@@ -316,7 +355,8 @@ def write_outputs(out: Path, specs, lines: dict[str, dict], labels: dict[str, st
         docs = [student.results[name].to_json() for name in results.names]
         (folder / "result.json").write_text(json.dumps(docs, indent=2) + "\n", encoding="utf-8")
         (folder / "feedback.txt").write_text(feedback_text(student, results), encoding="utf-8")
-        (folder / "results.json").write_text(json.dumps(document(student, results), indent=2) + "\n", encoding="utf-8")
+        gradescope = with_penalty(document(student, results), student.late)
+        (folder / "results.json").write_text(json.dumps(gradescope, indent=2) + "\n", encoding="utf-8")
     shutil.rmtree(out / "students", ignore_errors=True)
     os.replace(staging, out / "students")
 
@@ -325,7 +365,7 @@ def write_outputs(out: Path, specs, lines: dict[str, dict], labels: dict[str, st
         write(tmp)
         os.replace(tmp, out / name)
 
-    atomic("grades.csv", lambda p: write_grades(results, p, roster))
+    atomic("grades.csv", lambda p: write_grades(results, p, roster, late))
     unmatched: list[str] = []
     if opts is not None and opts.canvas and roster is not None:
         atomic("canvas.csv", lambda p: unmatched.extend(write_canvas(results, roster, p, opts.assignment)))
