@@ -23,11 +23,12 @@ LAZY_COMMANDS = {
     "notebook": ("grader.notebook_cli", "notebook_command", "Write a Jupyter notebook for an exercise."),
     "release": ("grader.release", "release_command", "Build a student kit with no solution code."),
     "batch": ("grader.batch.cli", "batch_command", "Grade a folder of student submissions."),
+    "similarity": ("grader.similarity.cli", "similarity_command", "Find copied work: the most similar submissions."),
 }
 
 
 # Commands that need the solutions: a student kit neither lists nor runs them.
-INSTRUCTOR_COMMANDS = {"batch", "release", "check-solutions"}
+INSTRUCTOR_COMMANDS = {"batch", "release", "check-solutions", "similarity"}
 
 
 @functools.cache

@@ -57,11 +57,13 @@ from grader.usage import UsageError, exercise_names
               help="With --deadline: CSV with columns id, submitted_at (ISO 8601): when each student submitted.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+@click.option("--similarity", is_flag=True,
+              help="Also compare every pair of submissions per exercise for copied work: similarity.csv and a report.html section.")
 @click.option("--no-sandbox", is_flag=True,
               help="Grade even where student code cannot be isolated (every result is marked so): trusted code only.")
 def batch_command(submissions, out, exercises, workers, timeout, call_timeout, resume, force, cluster, cluster_timeout, roster,
                   canvas, assignment, device, seed, checkpoint, as_json, no_progress, no_sandbox,
-                  deadline=None, late_policy=None, times=None) -> None:  # fmt: skip
+                  deadline=None, late_policy=None, times=None, similarity=False) -> None:  # fmt: skip
     """Grade every submission in SUBMISSIONS (one entry per student, named by the student's id:
     a folder, a .zip, a .py or a .ipynb) and write the results to --out."""
     from grader.batch.gradebook import RosterError
@@ -81,7 +83,7 @@ def batch_command(submissions, out, exercises, workers, timeout, call_timeout, r
         call_timeout=call_timeout, device=device, seed=seed, resume=resume, force=force, cluster=cluster, cluster_timeout=cluster_timeout,
         roster=roster, canvas=canvas, assignment=assignment,
         settings={"checkpoint": str(checkpoint.resolve())} if checkpoint else {},
-        sandbox=not no_sandbox, deadline=deadline, late_policy=late_policy, times=times,
+        sandbox=not no_sandbox, deadline=deadline, late_policy=late_policy, times=times, similarity=similarity,
     )  # fmt: skip
     progress = None
     if not no_progress:

@@ -38,7 +38,7 @@ from grader.batch.journal import (
 
 # This batch's nonce: with the grading secret it gives the seed every student is graded with.
 NONCE = "batch-nonce"
-OUTPUTS = ("grades.csv", "canvas.csv", "junit.xml", "report.html", "students", "logs", NONCE, JOURNAL)
+OUTPUTS = ("grades.csv", "canvas.csv", "junit.xml", "report.html", "similarity.csv", "students", "logs", NONCE, JOURNAL)
 
 
 class BatchError(Exception):
@@ -64,6 +64,7 @@ class BatchOptions:
     assignment: str = "Transformer course"
     settings: dict[str, str] = field(default_factory=dict)
     sandbox: bool = True  # False: --no-sandbox, every result marked "graded without isolation"
+    similarity: bool = False  # --similarity: similarity.csv and a section of report.html (grader.similarity)
     # Late work (grader.batch.late), applied when the outputs are written, never graded:
     # --resume with other values rewrites the outputs with them.
     deadline: str | None = None  # ISO 8601; None: no late columns at all
@@ -370,5 +371,10 @@ def write_outputs(out: Path, specs, lines: dict[str, dict], labels: dict[str, st
     if opts is not None and opts.canvas and roster is not None:
         atomic("canvas.csv", lambda p: unmatched.extend(write_canvas(results, roster, p, opts.assignment)))
     atomic("junit.xml", lambda p: write_junit(results, p))
-    atomic("report.html", lambda p: write_report(results, p))
+    sections = []
+    if opts is not None and opts.similarity:  # copied work: read from SUBMISSIONS again, never run
+        from grader.similarity.report import batch_section
+
+        sections.append(batch_section(opts.submissions, specs, out))
+    atomic("report.html", lambda p: write_report(results, p, sections))
     return results, unmatched
