@@ -24,11 +24,12 @@ LAZY_COMMANDS = {
     "release": ("grader.release", "release_command", "Build a student kit with no solution code."),
     "batch": ("grader.batch.cli", "batch_command", "Grade a folder of student submissions."),
     "similarity": ("grader.similarity.cli", "similarity_command", "Find copied work: the most similar submissions."),
+    "gradescope": ("grader.release.gradescope_cli", "gradescope_command", "Build a Gradescope autograder bundle."),
 }
 
 
 # Commands that need the solutions: a student kit neither lists nor runs them.
-INSTRUCTOR_COMMANDS = {"batch", "release", "check-solutions", "similarity"}
+INSTRUCTOR_COMMANDS = {"batch", "release", "check-solutions", "similarity", "gradescope"}
 
 
 @functools.cache
