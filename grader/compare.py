@@ -20,7 +20,16 @@ from grader.remote import Remote
 
 
 class CheckFailure(AssertionError):
-    """A check failed; the message is shown to the student as is."""
+    """A check failed; the message is shown to the student as is.
+
+    ``mistake``: the known mistake the output matched, which the message names too; the
+    plugin records it in the check's result (CheckResult.mistake) for the reports, so
+    nothing has to read it back out of the message.
+    """
+
+    def __init__(self, message: str = "", *, mistake: str | None = None):
+        super().__init__(message)
+        self.mistake = mistake or ""
 
 
 # Tolerances per dtype: loose enough for a different but correct formula (einsum,
@@ -289,7 +298,8 @@ def expect_close(
         text = resolve_hint(hint)
         if text:
             message += f". {text}"
-    raise CheckFailure(message)
+    # Only a mistake the input pins down is named as a field; an ambiguous match stays in the message.
+    raise CheckFailure(message, mistake=names[0] if len(names) == 1 else None)
 
 
 def repeat_hint(again: Callable[[], Any], first: Any, what: str = "two calls with the same input") -> Callable[[], str | None]:

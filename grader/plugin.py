@@ -29,11 +29,44 @@ from grader.remote import (
     Transport,
 )
 from grader import rules
-from grader.results import ERROR, FAILED, PASSED, CheckResult, ExerciseResult
+from grader.results import (
+    ERROR,
+    FAILED,
+    FORBIDDEN,
+    GRADER_ERROR,
+    NOT_IMPLEMENTED,
+    NOT_SUBMITTED,
+    PASSED,
+    RAISED,
+    SKIPPED,
+    TIMED_OUT,
+    WRONG,
+    CheckResult,
+    ExerciseResult,
+)
 from grader.spec import ExerciseSpec
 from grader.submission import Submission
 
 MESSAGE_LIMIT = 1500
+
+# StudentError.type_name -> CheckResult.outcome; any other type: the submission raised.
+# The plugin's own refusals (setup) use the first two type names.
+OUTCOME_OF_TYPE = {
+    "NoSubmission": NOT_SUBMITTED,
+    "Forbidden": FORBIDDEN,
+    "NotImplementedError": NOT_IMPLEMENTED,
+    "Timeout": TIMED_OUT,
+}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a failed check's exception says, as its CheckResult records it."""
+
+    kind: str  # "failed" (the submission's) or "error" (the grader's)
+    message: str
+    outcome: str
+    mistake: str = ""
 
 
 def points_of(item: pytest.Item) -> float:
@@ -83,7 +116,7 @@ class GraderPlugin:
         # Exercises whose @pytest.mark.hidden checks must not run (set by the runner:
         # a student kit, or a run that asked for visible checks only).
         self.exclude_hidden: set[str] = set()
-        self._excinfo: dict[str, tuple[str, str]] = {}
+        self._excinfo: dict[str, Failure] = {}
         self._source_rules: dict[str, str | None] = {}  # exercise -> why its source breaks a rule
 
     # ---------------------------------------------------------------- bookkeeping
@@ -138,6 +171,7 @@ class GraderPlugin:
                     0.0,
                     ERROR,
                     "the grader itself failed: could not load the checks: " + (text[-1] if text else ""),
+                    outcome=GRADER_ERROR,
                 )
             )
 
@@ -146,7 +180,7 @@ class GraderPlugin:
         outcome = yield
         report = outcome.get_result()
         if call.excinfo is not None and report.failed and item.nodeid not in self._excinfo:
-            self._excinfo[item.nodeid] = _message_for(call.excinfo)
+            self._excinfo[item.nodeid] = _failure_for(call.excinfo)
         if report.when in ("setup", "call"):
             self._forbidden_at_run_time(item, report)
 
@@ -161,7 +195,7 @@ class GraderPlugin:
         if text:
             report.outcome = "failed"
             report.longrepr = text
-            self._excinfo[item.nodeid] = ("failed", _trim(text))
+            self._excinfo[item.nodeid] = Failure("failed", _trim(text), FORBIDDEN)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "teardown":
@@ -173,16 +207,18 @@ class GraderPlugin:
         run = self.run_for(self.item_specs[report.nodeid])
         max_points = float(props.get("points", 1.0))
         name = report.nodeid.split("::", 1)[-1]
+        mistake = ""
         if report.passed:
-            status, message, points = PASSED, "", max_points
+            status, message, points, outcome = PASSED, "", max_points, ""
         elif report.skipped:
-            status, points = FAILED, 0.0
+            status, points, outcome = FAILED, 0.0, SKIPPED
             message = "skipped: " + (str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else "")
         else:
             points = 0.0
-            kind, message = self._excinfo.get(report.nodeid, ("error", str(report.longrepr)[-MESSAGE_LIMIT:]))
-            status = ERROR if kind == "error" else FAILED
-        check = CheckResult(name, points, max_points, status, message, bool(props.get("hidden")))
+            failure = self._excinfo.get(report.nodeid) or Failure("error", str(report.longrepr)[-MESSAGE_LIMIT:], GRADER_ERROR)
+            status = ERROR if failure.kind == "error" else FAILED
+            message, outcome, mistake = failure.message, failure.outcome, failure.mistake
+        check = CheckResult(name, points, max_points, status, message, bool(props.get("hidden")), mistake, outcome)
         run.result.checks.append(check)
         if self.on_check is not None:
             self.on_check(run.spec.name, check)
@@ -191,14 +227,14 @@ class GraderPlugin:
         # Nothing to grade: fail every check with the reason, without running it.
         spec = self.spec_of(item.path)
         if spec.module in self.submission.problems:
-            raise StudentError(self.submission.problems[spec.module])
+            raise StudentError(self.submission.problems[spec.module], "NoSubmission")
         # The handout's "do not call X", found in the submitted source: no check earns points.
         if spec.name not in self._source_rules:
             path = self.submission.files.get(spec.module)
             uses = rules.source_uses(path, [f.name for f in spec.forbidden]) if path and spec.forbidden else []
             self._source_rules[spec.name] = rules.message(uses, spec.forbidden)
         if self._source_rules[spec.name]:
-            raise StudentError(self._source_rules[spec.name])
+            raise StudentError(self._source_rules[spec.name], "Forbidden")
 
     def pytest_runtest_teardown(self, item, nextitem):
         spec = self.spec_of(item.path)
@@ -259,24 +295,32 @@ class GraderPlugin:
 
 
 
-def _message_for(excinfo: pytest.ExceptionInfo) -> tuple[str, str]:
-    """(status kind, message) for a failed check."""
+def _failure_for(excinfo: pytest.ExceptionInfo) -> Failure:
+    """What a failed check records: status kind, message, outcome and known mistake."""
     exc = excinfo.value
     if isinstance(exc, KitOutOfDate):
-        return "error", f"this student kit is out of date: {exc}"
+        return Failure("error", f"this student kit is out of date: {exc}", GRADER_ERROR)
     if isinstance(exc, StudentError):
-        return "failed", _trim(str(exc))
+        return Failure("failed", _trim(str(exc)), _student_outcome(exc))
     if isinstance(exc, AssertionError):
         text = str(exc).strip()
         # pytest's rewritten asserts append an "assert ..." explanation: keep the
         # author's message, which is the first paragraph.
         first = text.split("\nassert ")[0].strip() if text else "assertion failed"
-        return "failed", _trim(first)
+        # A check that turned the submission's exception into its own explanation
+        # ("load_gpt2 failed with ...") failed because the code raised, not on its values.
+        cause = exc.__cause__ or exc.__context__
+        outcome = _student_outcome(cause) if isinstance(cause, StudentError) else WRONG
+        return Failure("failed", _trim(first), outcome, str(getattr(exc, "mistake", "") or ""))
     if isinstance(exc, ReferenceFailure):
-        return "error", _trim(f"the grader itself failed (reference raised): {exc}")
+        return Failure("error", _trim(f"the grader itself failed (reference raised): {exc}"), GRADER_ERROR)
     if isinstance(exc, RemoteError):
-        return "error", _trim(f"the grader itself failed: {exc}")
-    return "error", _trim(f"the grader itself failed: {type(exc).__name__}: {exc}")
+        return Failure("error", _trim(f"the grader itself failed: {exc}"), GRADER_ERROR)
+    return Failure("error", _trim(f"the grader itself failed: {type(exc).__name__}: {exc}"), GRADER_ERROR)
+
+
+def _student_outcome(exc: StudentError) -> str:
+    return OUTCOME_OF_TYPE.get(exc.type_name, RAISED)
 
 
 def _trim(text: str) -> str:

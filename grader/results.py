@@ -7,6 +7,20 @@ from dataclasses import dataclass, field
 PASSED, FAILED, ERROR = "passed", "failed", "error"
 
 
+# What a check that did not pass records about why (CheckResult.outcome). WRONG: the
+# submission ran and the check's assertion failed on what it returned; every other
+# outcome means the checked code did not run to the end.
+WRONG = "wrong"
+NOT_IMPLEMENTED = "not_implemented"  # the submission raised NotImplementedError (a stub)
+RAISED = "raised"  # it raised, crashed its worker or could not be imported
+TIMED_OUT = "timed_out"  # a call or its import ran past the time limit
+NOT_SUBMITTED = "not_submitted"  # nothing to grade: no file, not a notebook, ...
+FORBIDDEN = "forbidden"  # it used what the handout forbids (grader.rules)
+SKIPPED = "skipped"
+GRADER_ERROR = "grader_error"  # the grader itself failed
+OUTCOMES = (WRONG, NOT_IMPLEMENTED, RAISED, TIMED_OUT, NOT_SUBMITTED, FORBIDDEN, SKIPPED, GRADER_ERROR)
+
+
 @dataclass
 class CheckResult:
     name: str
@@ -15,12 +29,22 @@ class CheckResult:
     status: str  # passed | failed | error (error: the grader itself failed)
     message: str = ""
     hidden: bool = False
+    mistake: str = ""  # the known mistake the output matched (grader.compare), if any
+    outcome: str = ""  # why it did not pass (one of OUTCOMES); "" for a pass or an old record
 
     def to_json(self) -> dict:
         doc = {k: getattr(self, k) for k in ("name", "points", "max_points", "status", "message")}
         if self.hidden:
             doc["hidden"] = True
+        for key in ("mistake", "outcome"):  # only when set: older readers and files stay as they were
+            if getattr(self, key):
+                doc[key] = getattr(self, key)
         return doc
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "CheckResult":
+        return cls(doc["name"], doc["points"], doc["max_points"], doc["status"], doc.get("message", ""),
+                   bool(doc.get("hidden", False)), str(doc.get("mistake", "") or ""), str(doc.get("outcome", "") or ""))
 
 
 @dataclass
@@ -61,12 +85,7 @@ class ExerciseResult:
 
     @classmethod
     def from_json(cls, doc: dict) -> "ExerciseResult":
-        checks = [
-            CheckResult(
-                c["name"], c["points"], c["max_points"], c["status"], c.get("message", ""), c.get("hidden", False)
-            )
-            for c in doc.get("checks", [])
-        ]
+        checks = [CheckResult.from_json(c) for c in doc.get("checks", [])]
         seed = doc.get("seed")
         return cls(doc["exercise"], doc.get("device", "cpu"), doc.get("seconds", 0.0), checks, doc.get("problem", ""),
                    None if seed is None else int(seed))
@@ -76,4 +95,5 @@ def as_dicts(results: list[ExerciseResult]) -> list[dict]:
     return [r.to_json() for r in results]
 
 
-__all__ = ["CheckResult", "ExerciseResult", "PASSED", "FAILED", "ERROR", "as_dicts"]
+__all__ = ["CheckResult", "ExerciseResult", "PASSED", "FAILED", "ERROR", "as_dicts", "OUTCOMES", "WRONG", "NOT_IMPLEMENTED",
+           "RAISED", "TIMED_OUT", "NOT_SUBMITTED", "FORBIDDEN", "SKIPPED", "GRADER_ERROR"]

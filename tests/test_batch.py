@@ -99,10 +99,8 @@ def test_every_student_gets_the_expected_grade(klass, graded):
 
 
 def test_batch_grades_exactly_as_grade_exercise(klass, graded):
-    from dataclasses import replace
-
     from conftest import grade_file
-    from grader.batch.records import shown_message
+    from grader.batch.records import public_check
     from grader.sandbox import Limits
 
     subs, _ = klass
@@ -110,8 +108,8 @@ def test_batch_grades_exactly_as_grade_exercise(klass, graded):
     # The batch drew walt's inputs from walt's own seed, stored with the result: the same
     # seed gives the same verdicts and messages.
     alone = grade_file("softmax", subs / "walt.py", seed=ex["seed"], limits=Limits(call_seconds=1, exercise_seconds=30))
-    # Batch outputs never show a hidden check's message (see records.shown_message).
-    assert [replace(c, message=shown_message(c)).to_json() for c in alone.checks] == ex["checks"]
+    # Batch outputs never show a hidden check's message or mistake (see records.public_check).
+    assert [public_check(c).to_json() for c in alone.checks] == ex["checks"]
 
 
 # --------------------------------------------------------------------------- outputs

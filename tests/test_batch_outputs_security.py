@@ -31,10 +31,11 @@ def softmax_spec():
 
 
 def _line(sid: str, score: float = 3.0, message: str = "", hidden_status: str = "passed", hidden_message: str = "",
-          error: str = "") -> dict:  # fmt: skip
+          error: str = "", mistake: str = "") -> dict:  # fmt: skip
     hidden_points = 1.0 if hidden_status == "passed" else 0.0
     checks = [
-        {"name": "test_a", "points": score, "max_points": 3.0, "status": "passed" if score == 3 else "failed", "message": message},
+        {"name": "test_a", "points": score, "max_points": 3.0, "status": "passed" if score == 3 else "failed", "message": message,
+         **({"mistake": mistake} if mistake else {})},
         {"name": HIDDEN, "points": hidden_points, "max_points": 1.0, "status": hidden_status, "message": hidden_message, "hidden": True},
     ]
     status = "error" if error else "graded"
@@ -201,8 +202,10 @@ def leaky_class(softmax_spec):
     """A class where a hidden check fails (and one where it errors) with its inputs and reference in the message."""
     visible = "softmax(x) differs from the reference. This looks like a known mistake: no max subtraction"
     return _class(softmax_spec, [
-        _line("alice", 0.0, visible, hidden_status="failed", hidden_message=f"softmax(x) for x = tensor([1., 2.]): {SECRET}"),
-        _line("bob", 0.0, visible, hidden_status="error", hidden_message=f"grader error in the check: {SECRET}"),
+        _line("alice", 0.0, visible, hidden_status="failed", hidden_message=f"softmax(x) for x = tensor([1., 2.]): {SECRET}",
+              mistake="no max subtraction"),
+        _line("bob", 0.0, visible, hidden_status="error", hidden_message=f"grader error in the check: {SECRET}",
+              mistake="no max subtraction"),
         _line("carol", 3.0),
     ])  # fmt: skip
 

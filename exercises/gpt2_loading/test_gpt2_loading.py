@@ -175,7 +175,7 @@ def expect_tokens(got, expected: torch.Tensor, what: str, mistakes: dict, model,
         message += f". This looks like a known mistake: {mistake}"
     else:
         message += ". " + generate_or_model(model, got, row, col, n_positions)
-    raise CheckFailure(message)
+    raise CheckFailure(message, mistake=mistake)
 
 
 def generate_or_model(model, got: torch.Tensor, row: int, col: int, n_positions: int) -> str:

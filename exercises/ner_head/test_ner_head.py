@@ -13,7 +13,7 @@ import torch
 
 from grader.compare import CheckFailure, expect, expect_close, expect_finite, expect_tensor
 from grader.data import NER_LABELS, encode_words, label_ids, ner_split
-from grader.remote import StudentError, vjp
+from grader.remote import LazyMistakes, StudentError, vjp
 
 NUM_LABELS = len(NER_LABELS)
 IGNORE = -100
@@ -71,22 +71,22 @@ def expect_same_lists(cases: list[tuple[str, object, object, dict]]) -> None:
     name = (consistent or local or [None])[0]
     if name:
         message += f". This looks like a known mistake: {name}"
-    raise CheckFailure(message)
+    raise CheckFailure(message, mistake=name)
 
 
 def align_case(student, reference, word_ids, word_labels, what):
-    mistakes = reference.diagnose(lambda ns: ns.align_labels(word_ids, word_labels))
+    variants = reference.diagnose(lambda ns: ns.align_labels(word_ids, word_labels))
     want = as_int_list(reference.align_labels(word_ids, word_labels), "the reference align_labels")
     got = as_int_list(student.align_labels(word_ids, word_labels), "align_labels")
-    mistakes = {n: as_int_list(v, n) for n, v in mistakes.items()}
+    mistakes = LazyMistakes(lambda: {n: as_int_list(v, n) for n, v in variants.items()})
     return (what, got, want, mistakes)
 
 
 def spans_case(student, reference, tags):
-    mistakes = reference.diagnose(lambda ns: ns.bio_to_spans(tags))
+    variants = reference.diagnose(lambda ns: ns.bio_to_spans(tags))
     want = as_spans(reference.bio_to_spans(tags), "the reference bio_to_spans")
     got = as_spans(student.bio_to_spans(tags), "bio_to_spans")
-    mistakes = {n: as_spans(v, n) for n, v in mistakes.items()}
+    mistakes = LazyMistakes(lambda: {n: as_spans(v, n) for n, v in variants.items()})
     return (f"bio_to_spans({tags!r})", got, want, mistakes)
 
 

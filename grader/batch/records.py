@@ -8,7 +8,8 @@ is why an interrupted and resumed batch writes the same files as an uninterrupte
 
 A hidden check's message never reaches an output (``shown_message``): it can hold the
 check's inputs or a reference value, which would let the next student pass it without
-the code. Outputs keep its name, status and points. The journal keeps the full message.
+the code; nor does the known mistake it matched (``public_check``). Outputs keep its
+name, status, outcome and points. The journal keeps the full message.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from grader.batch.job import ERROR, GRADED, MISSING
-from grader.results import PASSED, CheckResult, ExerciseResult
+from grader.results import NOT_SUBMITTED, PASSED, CheckResult, ExerciseResult
 from grader.spec import ExerciseSpec
 
 if TYPE_CHECKING:
     from grader.batch.late import Lateness
 
-MISTAKE_MARKER = "This looks like a known mistake: "
 HIDDEN_NOTE = "hidden check: its inputs and messages are not shown"
 
 
@@ -33,6 +33,13 @@ def shown_message(check: CheckResult) -> str:
     if not check.hidden:
         return check.message
     return "" if check.status == PASSED else HIDDEN_NOTE
+
+
+def public_check(check: CheckResult) -> CheckResult:
+    """``check`` as any output may show it: a hidden check without its message or mistake."""
+    if not check.hidden:
+        return check
+    return replace(check, message=shown_message(check), mistake="")
 
 
 WITHOUT_ISOLATION = "(without isolation)"
@@ -129,26 +136,21 @@ def build(
     for sid in sorted(set(missing) - set(lines)):
         record = StudentRecord(sid, MISSING, "", "no submission")
         for spec in specs:
-            record.results[spec.name] = placeholder(spec.name, maxima[spec.name], "no submission")
+            record.results[spec.name] = placeholder(spec.name, maxima[spec.name], "no submission", NOT_SUBMITTED)
         students.append(record)
     students.sort(key=lambda s: s.id)
     return ClassResults(list(specs), maxima, students)
 
 
 def _public(result: ExerciseResult) -> ExerciseResult:
-    """``result`` with every message as outputs may show it (result.json is written from this too)."""
-    result.checks = [replace(c, message=shown_message(c)) for c in result.checks]
+    """``result`` with every check as outputs may show it (result.json is written from this too)."""
+    result.checks = [public_check(c) for c in result.checks]
     return result
 
 
-def placeholder(exercise: str, max_points: float, reason: str) -> ExerciseResult:
-    check = CheckResult("grading", 0.0, max_points, ERROR, reason)
+def placeholder(exercise: str, max_points: float, reason: str, outcome: str = "") -> ExerciseResult:
+    """One failed "grading" entry worth the exercise's points. ``outcome``: why, when known
+    (no submission); a grading error's status says it all."""
+    check = CheckResult("grading", 0.0, max_points, ERROR, reason, outcome=outcome)
     return ExerciseResult(exercise, "cpu", 0.0, [check], problem=reason)
 
-
-def known_mistake(message: str) -> str | None:
-    """The known mistake a failure message names (grader.compare's wording), if any."""
-    if MISTAKE_MARKER not in message:
-        return None
-    name = message.split(MISTAKE_MARKER, 1)[1].strip()
-    return name.splitlines()[0].strip().rstrip(".") if name else None

@@ -3,10 +3,14 @@
 Sections (each a ``<section id=...>``): ``summary`` (counts and per-exercise statistics),
 ``histograms`` (score histogram per exercise and of the total, PNGs drawn with
 matplotlib's Agg canvas and embedded as base64), ``failing-checks`` (the checks most
-students fail, with the most common message; a hidden check's is never shown), ``known-mistakes`` (the known mistakes
-most often matched, parsed from the messages), ``errors`` (students whose grading
-errored, and why) and ``students`` (everyone's scores); then any ``extra_sections`` a
-caller passes (trusted HTML, e.g. the similarity section). Nothing time-dependent is
+students fail, split by what their results record: the code ran but gave wrong values,
+or it did not run: not implemented, raised, timed out), ``known-mistakes`` (the known
+mistakes most often matched, from each check result's ``mistake``), ``errors`` (students
+whose grading errored, and why) and ``students`` (everyone: score per exercise, total,
+status, a link to their feedback.txt; sortable by a small inline script, and still a
+plain table without it); then any ``extra_sections`` a caller passes (trusted HTML,
+e.g. the similarity section). A hidden check carries a "hidden" badge wherever it is
+named, and neither its message nor its mistake is shown. Nothing time-dependent is
 written, so the same grades give the same page.
 """
 
@@ -16,23 +20,108 @@ import base64
 import io
 import statistics
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Sequence
+from urllib.parse import quote
 
-from grader.batch.records import ClassResults, known_mistake, shown_message
-from grader.results import PASSED
+from grader.batch.job import MISSING
+from grader.batch.records import ClassResults, StudentRecord, public_check, shown_message
+from grader.results import (
+    ERROR,
+    FORBIDDEN,
+    GRADER_ERROR,
+    NOT_IMPLEMENTED,
+    NOT_SUBMITTED,
+    PASSED,
+    RAISED,
+    SKIPPED,
+    TIMED_OUT,
+    WRONG,
+    CheckResult,
+)
 
 TOP = 20
 
+# The report's split of failures (CheckResult.outcome -> category). A grader error is
+# counted with "did not run": the student's code was not (fully) exercised.
+RAN_WRONG, DID_NOT_RUN, OTHER = "ran but gave wrong values", "did not run", "failed for another reason"
+DID_NOT_RUN_OUTCOMES = (NOT_IMPLEMENTED, RAISED, TIMED_OUT, NOT_SUBMITTED, SKIPPED, GRADER_ERROR)
+OUTCOME_WORDS = {
+    NOT_IMPLEMENTED: "not implemented", RAISED: "raised or crashed", TIMED_OUT: "timed out",
+    NOT_SUBMITTED: "nothing submitted", SKIPPED: "skipped", GRADER_ERROR: "grader error",
+    FORBIDDEN: "broke a handout rule", WRONG: "wrong values", "": "reason not recorded",
+}  # fmt: skip
+
+
+def category(check: CheckResult) -> str:
+    """Which of RAN_WRONG, DID_NOT_RUN, OTHER a check that did not pass falls in."""
+    if check.outcome == WRONG:
+        return RAN_WRONG
+    if check.outcome in DID_NOT_RUN_OUTCOMES or check.status == ERROR:
+        return DID_NOT_RUN
+    return OTHER  # a handout rule broken, or a result recorded before outcomes were
+
+
+def feedback_href(student_id: str) -> str:
+    """The link from report.html to a student's feedback (run.write_outputs writes
+    students/<id>/feedback.txt beside it), the id percent-encoded as one path segment."""
+    return f"students/{quote(student_id, safe='')}/feedback.txt"
+
+
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ccc; } h3 { font-size: 1.05em; margin-top: 1.4em; }
 table { border-collapse: collapse; margin: .5em 0; } td, th { padding: .25em .7em; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
 th { background: #f5f5f5; } td.num, th.num { text-align: right; }
+table.js th { cursor: pointer; user-select: none; } table.js th:hover { background: #e8eef5; }
+th[aria-sort="ascending"]::after { content: " \\25B2"; } th[aria-sort="descending"]::after { content: " \\25BC"; }
 .figures { display: flex; flex-wrap: wrap; gap: 1em; } figure { margin: 0; } figcaption { font-size: .9em; color: #555; }
 .msg { font-family: ui-monospace, monospace; font-size: .85em; color: #444; max-width: 50em; }
-.error { color: #a00; } .none { color: #777; font-style: italic; }
+.badge { display: inline-block; font-size: .75em; padding: 0 .45em; margin-left: .4em; border-radius: .6em; background: #6a5acd; color: #fff; vertical-align: middle; }
+.error { color: #a00; } .none { color: #777; font-style: italic; } .hint { color: #555; font-size: .9em; }
+"""
+
+# Sorts every table.sortable by the clicked column (again: the other way). Numeric
+# columns (th.num) sort by each cell's data-sort value; rows that tie keep their order.
+# Without JavaScript the table is the same, in its written order.
+SORT_SCRIPT = """
+(function () {
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    table.classList.add("js");
+    var hint = table.previousElementSibling;
+    if (hint && hint.classList.contains("hint")) hint.hidden = false;
+    var heads = table.querySelectorAll("thead th");
+    heads.forEach(function (th, col) {
+      var numeric = th.classList.contains("num");
+      function key(row) {
+        var cell = row.cells[col], v = cell.getAttribute("data-sort");
+        if (v === null) v = cell.textContent;
+        if (!numeric) return v.toLowerCase();
+        var x = parseFloat(v);
+        return isNaN(x) ? -Infinity : x;
+      }
+      function sort() {
+        var up = th.getAttribute("aria-sort") !== "ascending";
+        heads.forEach(function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", up ? "ascending" : "descending");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.map.call(body.rows, function (r, i) { return [key(r), i, r]; });
+        rows.sort(function (a, b) {
+          var d = a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+          return (up ? d : -d) || a[1] - b[1];
+        });
+        rows.forEach(function (r) { body.appendChild(r[2]); });
+      }
+      th.tabIndex = 0;
+      th.addEventListener("click", sort);
+      th.addEventListener("keydown", function (e) {
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); }
+      });
+    });
+  });
+})();
 """
 
 
@@ -63,30 +152,56 @@ def _histogram_png(scores: list[float], max_points: float, title: str) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
+def _table(header: list[str], rows: list[list], numeric: set[int] = frozenset(), *, sortable: bool = False) -> str:
+    """An HTML table. Cells are trusted HTML strings, or numbers (written with _fmt and
+    kept exact in data-sort, so a sortable column sorts numerically)."""
     head = "".join(f'<th class="num">{escape(h)}</th>' if i in numeric else f"<th>{escape(h)}</th>" for i, h in enumerate(header))
     body = []
     for row in rows:
-        cells = "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row))
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        cells = []
+        for i, c in enumerate(row):
+            if isinstance(c, (int, float)):
+                cells.append(f'<td class="num" data-sort="{float(c)!r}">{_fmt(c)}</td>')
+            else:
+                cells.append(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    attrs = ' class="sortable"' if sortable else ""
+    return f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _fmt(x: float) -> str:
     return f"{x:.3g}" if x != int(x) else f"{int(x)}"
 
 
+def _check_name(check: str, hidden: bool) -> str:
+    return escape(check) + ('<span class="badge" title="hidden check: instructor grading only">hidden</span>' if hidden else "")
+
+
 def render(results: ClassResults, title: str = "Batch grading report", extra_sections: Sequence[str] = ()) -> str:
     """The page. ``extra_sections``: trusted, already-rendered HTML fragments (each
     escaped by its producer, e.g. a ``<section id=...>``) appended after the built-in
     sections, in the given order."""
+    failures = _Failures.of(results)
+    parts = [
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>',
+        f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>",
+        _summary(results),
+        _histograms(results),
+        _failing_checks(failures),
+        _known_mistakes(failures),
+        _errors(results),
+        _students(results),
+        *extra_sections,
+        f"<script>{SORT_SCRIPT}</script>",
+        "</body></html>\n",
+    ]
+    return "\n".join(parts)
+
+
+def _summary(results: ClassResults) -> str:
     students = results.submitted()
     graded, errored = results.graded(), results.errored()
-    missing = [s for s in results.students if s.status == "missing"]
-    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(title)}</title>",
-             f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>"]  # fmt: skip
-
-    # -- summary
+    missing = [s for s in results.students if s.status == MISSING]
     totals = [s.total for s in students]
     lines = [
         f"<p>{len(students)} submissions: {len(graded)} graded, {len(errored)} could not be graded"
@@ -108,9 +223,11 @@ def render(results: ClassResults, title: str = "Batch grading report", extra_sec
                  _fmt(statistics.median(totals)) if totals else "–",
                  str(sum(1 for t in totals if t >= results.max_total > 0))])  # fmt: skip
     lines.append(_table(["exercise", "title", "max", "mean", "median", "full marks"], rows, {2, 3, 4, 5}))
-    parts.append(f'<section id="summary"><h2>Summary</h2>{"".join(lines)}</section>')
+    return f'<section id="summary"><h2>Summary</h2>{"".join(lines)}</section>'
 
-    # -- histograms
+
+def _histograms(results: ClassResults) -> str:
+    students = results.submitted()
     figures = []
     for spec in results.exercises:
         png = _histogram_png([s.results[spec.name].score for s in students], results.maxima[spec.name], spec.name)
@@ -118,54 +235,120 @@ def render(results: ClassResults, title: str = "Batch grading report", extra_sec
             f'<figure><img src="data:image/png;base64,{png}" alt="histogram of {escape(spec.name)} scores">'
             f"<figcaption>{escape(spec.title)}</figcaption></figure>"
         )
-    png = _histogram_png(totals, results.max_total, "total")
+    png = _histogram_png([s.total for s in students], results.max_total, "total")
     figures.append(f'<figure><img src="data:image/png;base64,{png}" alt="histogram of total scores"><figcaption>total</figcaption></figure>')
-    parts.append(f'<section id="histograms"><h2>Score histograms</h2><div class="figures">{"".join(figures)}</div></section>')
+    return f'<section id="histograms"><h2>Score histograms</h2><div class="figures">{"".join(figures)}</div></section>'
 
-    # -- checks most students fail (graded students only: an error is not a failed check)
-    failing: Counter = Counter()
-    messages: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    mistakes: Counter = Counter()
-    for s in graded:
-        seen_mistakes = set()
-        for name in results.names:
-            for check in s.results[name].checks:
-                if check.status == PASSED:
-                    continue
-                failing[(name, check.name)] += 1
-                message = shown_message(check)  # a hidden check's: a fixed note, so no known mistake
-                messages[(name, check.name)][message.split(". ")[0][:200]] += 1
-                mistake = known_mistake(message)
-                if mistake:
-                    seen_mistakes.add((name, mistake))
-        for key in seen_mistakes:
-            mistakes[key] += 1
-    n = max(1, len(graded))
+
+@dataclass
+class _Failures:
+    """Who failed which check and how, over the graded students (an errored student's
+    grading failed, not their checks). Keys: (exercise, check name)."""
+
+    graded: int = 0
+    students: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # category -> key -> students
+    outcomes: dict[tuple[str, tuple[str, str]], Counter] = field(default_factory=lambda: defaultdict(Counter))  # (category, key) -> outcome -> students
+    messages: dict[tuple[str, tuple[str, str]], Counter] = field(default_factory=lambda: defaultdict(Counter))  # (category, key) -> first sentences
+    hidden: set[tuple[str, str]] = field(default_factory=set)
+    mistakes: Counter = field(default_factory=Counter)  # (exercise, mistake) -> students
+
+    @classmethod
+    def of(cls, results: ClassResults) -> "_Failures":
+        found = cls()
+        for s in results.graded():
+            found.graded += 1
+            seen_mistakes = set()
+            for name in results.names:
+                for check in s.results[name].checks:
+                    if check.status == PASSED:
+                        continue
+                    check = public_check(check)  # a hidden check: a fixed note and no mistake
+                    key = (name, check.name)
+                    kind = category(check)
+                    found.students[kind][key] += 1
+                    found.outcomes[(kind, key)][check.outcome] += 1
+                    found.messages[(kind, key)][shown_message(check).split(". ")[0][:200]] += 1
+                    if check.hidden:
+                        found.hidden.add(key)
+                    if check.mistake:
+                        seen_mistakes.add((name, check.mistake))
+            for key in seen_mistakes:
+                found.mistakes[key] += 1
+        return found
+
+    def common(self, kind: str, key: tuple[str, str]) -> str:
+        """The most common message (its first sentence) of ``kind``'s failures of check ``key``, as HTML."""
+        return f'<span class="msg">{escape(_top(self.messages[(kind, key)])[0][0])}</span>'
+
+    def share(self, count: int) -> str:
+        return f"{100 * count / max(1, self.graded):.0f}%"
+
+
+def _top(counts: Counter) -> list[tuple[tuple[str, str], int]]:
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+
+
+def _failing_checks(f: _Failures) -> str:
+    total = {kind: sum(f.students[kind].values()) for kind in (RAN_WRONG, DID_NOT_RUN, OTHER)}
+    if not any(total.values()):
+        return '<section id="failing-checks"><h2>Checks most students fail</h2><p class="none">No check failed.</p></section>'
+    by_outcome: Counter = Counter()
+    for counts in f.outcomes.values():
+        by_outcome.update(counts)
+    not_run = ", ".join(f"{OUTCOME_WORDS[o]} {by_outcome[o]}" for o in DID_NOT_RUN_OUTCOMES if by_outcome[o])
+    parts = [f"<p>Failed checks of the {f.graded} graded students: {total[RAN_WRONG]} ran but gave wrong values; "
+             f"{total[DID_NOT_RUN]} did not run" + (f" ({escape(not_run)})" if not_run else "")
+             + (f"; {total[OTHER]} failed for another reason" if total[OTHER] else "") + ".</p>"]  # fmt: skip
+
+    header = ["exercise", "check", "students failing", "share"]
     rows = []
-    for (name, check), count in sorted(failing.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]:
-        common = sorted(messages[(name, check)].items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
-        rows.append([escape(name), escape(check), str(count), f"{100 * count / n:.0f}%", f'<span class="msg">{escape(common)}</span>'])
-    body = _table(["exercise", "check", "students failing", "share", "most common message"], rows, {2, 3}) if rows else '<p class="none">No check failed.</p>'
-    parts.append(f'<section id="failing-checks"><h2>Checks most students fail</h2>{body}</section>')
+    for key, count in _top(f.students[RAN_WRONG]):
+        rows.append([escape(key[0]), _check_name(key[1], key in f.hidden), str(count), f.share(count), f.common(RAN_WRONG, key)])
+    body = _table(header + ["most common message"], rows, {2, 3}) if rows else '<p class="none">No check gave wrong values.</p>'
+    parts.append(f"<h3>Ran but gave wrong values</h3>{body}")
 
-    rows = [[escape(name), escape(m), str(c), f"{100 * c / n:.0f}%"]
-            for (name, m), c in sorted(mistakes.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]]  # fmt: skip
+    for kind, heading, empty in ((DID_NOT_RUN, "Did not run (not implemented, raised, timed out)", "Every failed check ran."),
+                                 (OTHER, "Failed for another reason", "")):  # fmt: skip
+        rows = [[escape(key[0]), _check_name(key[1], key in f.hidden), str(count), f.share(count),
+                 escape(_why(f.outcomes[(kind, key)])), f.common(kind, key)]
+                for key, count in _top(f.students[kind])]  # fmt: skip
+        if rows:
+            parts.append(f"<h3>{heading}</h3>{_table(header + ['why', 'most common message'], rows, {2, 3})}")
+        elif empty:
+            parts.append(f'<h3>{heading}</h3><p class="none">{empty}</p>')
+    return f'<section id="failing-checks"><h2>Checks most students fail</h2>{"".join(parts)}</section>'
+
+
+def _why(outcomes: Counter) -> str:
+    """How the students of one category failed one check: "not implemented 12, timed out 2"."""
+    return ", ".join(f"{OUTCOME_WORDS.get(o, o)} {n}" for o, n in sorted(outcomes.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _known_mistakes(f: _Failures) -> str:
+    rows = [[escape(name), escape(m), str(c), f.share(c)] for (name, m), c in _top(f.mistakes)]
     body = _table(["exercise", "known mistake", "students", "share"], rows, {2, 3}) if rows else '<p class="none">No known mistake was matched.</p>'
-    parts.append(f'<section id="known-mistakes"><h2>Known mistakes most often matched</h2>{body}</section>')
+    return f'<section id="known-mistakes"><h2>Known mistakes most often matched</h2>{body}</section>'
 
-    # -- errors
-    rows = [[escape(s.id), escape(s.label), f'<span class="error">{escape(s.error)}</span>'] for s in errored]
+
+def _errors(results: ClassResults) -> str:
+    rows = [[escape(s.id), escape(s.label), f'<span class="error">{escape(s.error)}</span>'] for s in results.errored()]
     body = _table(["student", "submission", "why"], rows) if rows else '<p class="none">Every submission was graded.</p>'
-    parts.append(f'<section id="errors"><h2>Students whose grading errored</h2>{body}</section>')
+    return f'<section id="errors"><h2>Students whose grading errored</h2>{body}</section>'
 
-    # -- everyone
-    rows = [[escape(s.id)] + [_fmt(s.results[name].score) for name in results.names] + [_fmt(s.total), escape(s.status_text)]
+
+def _feedback_link(student: StudentRecord) -> str:
+    if student.status == MISSING:  # nothing submitted: no folder, no feedback
+        return '<span class="none">none</span>'
+    return f'<a href="{escape(feedback_href(student.id))}">feedback</a>'
+
+
+def _students(results: ClassResults) -> str:
+    rows = [[escape(s.id), *(s.results[name].score for name in results.names), s.total, escape(s.status_text), _feedback_link(s)]
             for s in results.students]  # fmt: skip
     numeric = set(range(1, len(results.names) + 2))
-    parts.append(f'<section id="students"><h2>All students</h2>{_table(["student", *results.names, "total", "status"], rows, numeric)}</section>')
-    parts.extend(extra_sections)
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+    table = _table(["student", *results.names, "total", "status", "feedback"], rows, numeric, sortable=True)
+    hint = '<p class="hint" hidden>Click a column heading to sort by it; click again to reverse.</p>'
+    return f'<section id="students"><h2>All students</h2>{hint}{table}</section>'
 
 
 def write_report(results: ClassResults, path: Path, extra_sections: Sequence[str] = ()) -> None:

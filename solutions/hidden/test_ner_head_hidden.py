@@ -22,7 +22,7 @@ def _same(what: str, got, want, mistakes: dict) -> None:
     name = next((n for n, out in mistakes.items() if out == got), None)
     if name:
         message += f". This looks like a known mistake: {name}"
-    raise CheckFailure(message)
+    raise CheckFailure(message, mistake=name)
 
 
 def _spans(value) -> list:
