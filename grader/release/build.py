@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import shutil
 import tempfile
 import time
@@ -41,15 +42,26 @@ def _refuse_grading_seeds(seeds: list[int]) -> None:
 def leaks(folder: Path, shipped_hidden: Iterable[str] = ()) -> tuple[list[str], str]:
     """:func:`scan_for_leaks` of ``folder`` against the course's solutions (problems, summary).
 
-    ``shipped_hidden``: paths relative to ``folder`` of hidden-check files a private bundle
-    ships on purpose (:func:`build_kit` with ``private_bundle_seed``): being there and
-    holding hidden checks is not a problem for them; holding solution code still is."""
+    ``shipped_hidden``: the course's hidden-check files (paths relative to the course, e.g.
+    ``solutions/hidden/test_softmax_hidden.py``) a private bundle ships on purpose
+    (:func:`build_kit` with ``private_bundle_seed``): their copies, at that relative path
+    anywhere in ``folder``, may be there and hold hidden checks, and their own code is
+    not a leak; solution code anywhere, in them too, still is."""
+    shipped = {str(rel) for rel in shipped_hidden}
     public = [p for p in (COURSE_ROOT / "exercises").rglob("*.py")] + list((COURSE_ROOT / "grader").rglob("*.py"))
-    solution_files = sorted((COURSE_ROOT / "solutions").rglob("*.py"))
+    solution_files = sorted(p for p in (COURSE_ROOT / "solutions").rglob("*.py")
+                            if p.relative_to(COURSE_ROOT).as_posix() not in shipped)  # fmt: skip
     problems, summary = scan_for_leaks(Path(folder), solution_files, public)
-    allowed = tuple(f"{rel} must not be in a kit" for rel in shipped_hidden)
-    allowed += tuple(f"{rel}: hidden check " for rel in shipped_hidden)
-    return [p for p in problems if not p.startswith(allowed)], summary
+
+    def allowed(problem: str) -> bool:
+        for rel in shipped:
+            for prefix in ("", "*/"):
+                for tail in (" must not be in a kit", ": hidden check "):
+                    if fnmatch.fnmatchcase(problem.split(tail)[0], prefix + rel) and tail in problem:
+                        return True
+        return False
+
+    return [p for p in problems if not allowed(p)], summary
 
 
 def build_kit(

@@ -222,7 +222,8 @@ def build_bundle(
             for wheel in wheel_files:
                 shutil.copyfile(wheel, staging / WHEELS_FOLDER / wheel.name)
         # The proof, on the whole bundle: no solution body or text anywhere in it.
-        hidden = [p.relative_to(staging).as_posix() for p in (staging / KIT_FOLDER / "solutions").rglob("test_*_hidden.py")]
+        kit = staging / KIT_FOLDER
+        hidden = [p.relative_to(kit).as_posix() for p in (kit / "solutions").rglob("test_*_hidden.py")]
         problems, _ = leaks(staging, hidden)
         report.problems += problems
         if report.problems:
