@@ -127,13 +127,16 @@ def run_pool(jobs: list[dict], workers: int, logs: Path) -> dict:
     }
 
 
-def fresh_processes(files: list[Path], parallel: int, course: bool) -> float:
+def fresh_processes(files: list[Path], parallel: int, exercises: list[str] | None) -> float:
+    """Seconds to grade ``files`` with a fresh ``grade`` process per exercise (``grade all``
+    when ``exercises`` is None), ``parallel`` students at once."""
     grade = shutil.which("grade") or "grade"
-    command = [grade, "all"] if course else [grade, "exercise", "softmax"]
+    commands = [[grade, "all"]] if exercises is None else [[grade, "exercise", name] for name in exercises]
 
     def one(path: Path) -> None:
-        subprocess.run([*command, "--submission", str(path), "--json", "--timeout", "10"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())  # fmt: skip
+        for command in commands:
+            subprocess.run([*command, "--submission", str(path), "--json", "--timeout", "10"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir())  # fmt: skip
 
     start = time.monotonic()
     with ThreadPoolExecutor(parallel) as pool:
@@ -142,7 +145,7 @@ def fresh_processes(files: list[Path], parallel: int, course: bool) -> float:
 
 
 def main() -> None:
-    from batch_fixtures.make_class import make_benchmark_class, make_course_class
+    from batch_fixtures.make_class import make_benchmark_class, make_course_class, make_pair_class
 
     from grader.batch.engine import default_workers
     from grader.registry import load_registry
@@ -151,6 +154,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=None, help="default: 60, or 12 with --course")
     parser.add_argument("--course", action="store_true", help="every installed exercise, not softmax alone")
+    parser.add_argument("--pair", action="store_true",
+                        help="softmax and attention per student: 60%% correct, 25%% buggy, 15%% raising (issue 10's class)")
     parser.add_argument("--workers", default=",".join(str(w) for w in sorted({1, max(1, cores // 2), cores})),
                         help="comma-separated worker counts (default: 1, half and all cores)")
     parser.add_argument("--baseline", type=int, default=6, help="submissions graded in fresh processes (0: skip)")
@@ -163,7 +168,11 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="batch-bench-"))
     subs = work / "submissions"
-    if args.course:
+    if args.pair:
+        specs = [s for s in load_registry().ordered() if s.name in ("softmax", "attention")]
+        kinds = make_pair_class(subs, args.students or 20, specs)
+        exercises = [s.name for s in specs]
+    elif args.course:
         specs = load_registry().ordered()
         kinds = make_course_class(subs, args.students or 12, specs)
         exercises = [s.name for s in specs]
@@ -216,13 +225,15 @@ def main() -> None:
     print(f"grade batch (CLI, {cores} workers, every output written): {cli:.1f} s, {cli / len(jobs):.3f} s/submission")
 
     if args.baseline:
-        files = sorted(subs.iterdir() if args.course else subs.glob("*.py"))[: args.baseline]
-        seq = fresh_processes(files, 1, args.course) / len(files)
-        par = fresh_processes(files, cores, args.course) / len(files)
+        folders = args.course or args.pair
+        files = sorted(subs.iterdir() if folders else subs.glob("*.py"))[: args.baseline]
+        per_exercise = None if args.course else exercises
+        seq = fresh_processes(files, 1, per_exercise) / len(files)
+        par = fresh_processes(files, cores, per_exercise) / len(files)
         batch_1 = first["wall_s"] / len(jobs)
         batch_all = cli / len(jobs)
         report.update(fresh_sequential_s=seq, fresh_parallel_s=par)
-        what = "grade all" if args.course else "grade exercise softmax"
+        what = "grade all" if args.course else " + ".join(f"grade exercise {name}" for name in exercises)
         print(f"fresh `{what}` process per submission: {seq:.2f} s each one at a time, "
               f"{par:.2f} s each with {cores} at once")  # fmt: skip
         print(f"throughput, batch vs fresh processes: 1 worker {seq / batch_1:.1f}x (wall incl. start-up), "

@@ -5,7 +5,7 @@ import torch
 
 from grader.compare import (CheckFailure, describe_difference, expect, expect_close, expect_computed, expect_equal_tensors,
                             expect_finite, expect_tensor, output_dtypes, repeat_hint)
-from grader.remote import call_with_inputs, vjp
+from grader.remote import LazyMistakes, call_with_inputs, vjp
 
 # MultiHeadAttention is checked with head sizes hs where sqrt(d_model), d_k = hs and
 # sqrt(hs) all differ (not (16, 4): sqrt(16) == 4 == hs), so that each wrong scale is told
@@ -52,8 +52,11 @@ def pair(result, what):
 
 
 def part(mistakes, index):
-    """One element of each mistake's (output, weights)."""
-    return {name: out[index] for name, out in mistakes.items() if isinstance(out, (tuple, list)) and len(out) == 2}
+    """One element of each mistake's (output, weights); lazy, like ``mistakes`` itself, so
+    the variants run only when a comparison fails."""
+    return LazyMistakes(
+        lambda: {name: out[index] for name, out in mistakes.items() if isinstance(out, (tuple, list)) and len(out) == 2}
+    )
 
 
 def check_attention(student, reference, what, q, k, v, mask=None):
@@ -219,7 +222,7 @@ def test_gradients_match_reference(student, reference, generator, device):
     for i, (name, got_grad, want_grad) in enumerate(zip("qkv", got.input_grads, want.input_grads)):
         expect(got_grad is not None, f"no gradient reached {name}: the autograd graph was cut")
         expect_close(got_grad, want_grad, f"the gradient of the output with respect to {name}", precision=precision,
-                     mistakes={n: grads[i] for n, grads in mistakes.items() if len(grads) == 3})
+                     mistakes=LazyMistakes(lambda i=i: {n: grads[i] for n, grads in mistakes.items() if len(grads) == 3}))
 
 
 @pytest.mark.points(1)

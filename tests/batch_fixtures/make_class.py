@@ -332,3 +332,29 @@ def make_course_class(root: Path, n: int, specs) -> dict[str, str]:
             (folder / f"{spec.module}.py").write_text(source)
         kinds[folder.name] = kind
     return kinds
+
+
+def make_pair_class(root: Path, n: int, specs) -> dict[str, str]:
+    """``n`` students each submitting a folder with softmax and attention, mixed as a real
+    class of 20 is: 12 correct, 5 with a bug (known mistakes from tests/submissions), 3
+    whose code raises or exits. ``specs``: the softmax and attention ExerciseSpecs. id -> kind."""
+    by_module = {spec.module: spec for spec in specs}
+    solution = {m: Path(s.solution).read_text() for m, s in by_module.items()}
+    wrong_attention = Path(__file__).resolve().parents[1] / "submissions" / "attention"
+    bugs = [("wrong_dim", {"softmax": WRONG_DIM}), ("no_max", {"softmax": NO_MAX}),
+            ("no_scaling", {"attention": (wrong_attention / "no_scaling.py").read_text()}),
+            ("inverted_mask", {"attention": (wrong_attention / "inverted_mask.py").read_text()}),
+            ("qkv_swapped", {"attention": (wrong_attention / "qkv_swapped.py").read_text()})]  # fmt: skip
+    raising = [("exit", {"attention": EXIT_AT_IMPORT}), ("os_exit", {"softmax": OS_EXIT_IN_CALL}),
+               ("stub", {"softmax": STUB})]  # fmt: skip
+    mix = [("correct", {})] * 12 + bugs + raising
+    root.mkdir(parents=True, exist_ok=True)
+    kinds = {}
+    for i in range(n):
+        kind, changed = mix[i % len(mix)]
+        folder = root / f"p{i:04d}"
+        folder.mkdir()
+        for module in by_module:
+            (folder / f"{module}.py").write_text(changed.get(module, solution[module]))
+        kinds[folder.name] = kind
+    return kinds
