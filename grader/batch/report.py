@@ -79,7 +79,7 @@ table.js th { cursor: pointer; user-select: none; } table.js th:hover { backgrou
 th[aria-sort="ascending"]::after { content: " \\25B2"; } th[aria-sort="descending"]::after { content: " \\25BC"; }
 .figures { display: flex; flex-wrap: wrap; gap: 1em; } figure { margin: 0; } figcaption { font-size: .9em; color: #555; }
 .msg { font-family: ui-monospace, monospace; font-size: .85em; color: #444; max-width: 50em; }
-.badge { display: inline-block; font-size: .75em; padding: 0 .45em; margin-left: .4em; border-radius: .6em; background: #6a5acd; color: #fff; vertical-align: middle; }
+.badge { display: inline-block; font-size: .75em; padding: 0 .45em; border-radius: .6em; background: #6a5acd; color: #fff; vertical-align: middle; }
 .error { color: #a00; } .none { color: #777; font-style: italic; } .hint { color: #555; font-size: .9em; }
 """
 
@@ -174,7 +174,7 @@ def _fmt(x: float) -> str:
 
 
 def _check_name(check: str, hidden: bool) -> str:
-    return escape(check) + ('<span class="badge" title="hidden check: instructor grading only">hidden</span>' if hidden else "")
+    return escape(check) + (' <span class="badge" title="hidden check: instructor grading only">hidden</span>' if hidden else "")
 
 
 def render(results: ClassResults, title: str = "Batch grading report", extra_sections: Sequence[str] = ()) -> str:
@@ -266,7 +266,8 @@ class _Failures:
                     key = (name, check.name)
                     kind = category(check)
                     found.students[kind][key] += 1
-                    found.outcomes[(kind, key)][check.outcome] += 1
+                    # A grading error recorded without an outcome (an older result) is the grader's.
+                    found.outcomes[(kind, key)][check.outcome or (GRADER_ERROR if check.status == ERROR else "")] += 1
                     found.messages[(kind, key)][shown_message(check).split(". ")[0][:200]] += 1
                     if check.hidden:
                         found.hidden.add(key)
