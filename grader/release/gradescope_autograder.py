@@ -81,7 +81,7 @@ def student_line(root: Path) -> str:
         with open(path, "rb") as f:
             raw = f.read(METADATA_BYTES + 1)
         doc = json.loads(raw) if len(raw) <= METADATA_BYTES else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
         return ""
     users = doc.get("users") if isinstance(doc, dict) else None
     if not isinstance(users, list) or not users or not isinstance(users[0], dict):
