@@ -26,6 +26,7 @@ def course_exercise(
     data: tuple[str, ...] = (),
     requires: tuple[str, ...] = (),
     forbidden: tuple[Forbidden, ...] = (),
+    worker_imports: tuple[str, ...] = (),
 ) -> ExerciseSpec:
     module = module or name
     folder = EXERCISES_DIR / name
@@ -43,4 +44,5 @@ def course_exercise(
         section=section,
         requires=requires,
         forbidden=forbidden,
+        worker_imports=worker_imports,
     )

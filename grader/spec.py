@@ -44,6 +44,9 @@ class ExerciseSpec:
     section: str = ""  # the course section the handout follows
     requires: tuple[str, ...] = ()  # other course modules this one may import
     forbidden: tuple[Forbidden, ...] = ()  # what the handout says not to call (grader.rules)
+    # Modules this exercise's workers import while the checks run, slow to import and the
+    # same for every student: a batch has its zygote import them once (Zygote.import_modules).
+    worker_imports: tuple[str, ...] = ()
 
     @property
     def has_solution(self) -> bool:

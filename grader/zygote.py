@@ -48,6 +48,19 @@ class ExitStatus:
 # ---------------------------------------------------------------------- the server
 
 
+def _import_modules(names) -> dict[str, str]:
+    """Import ``names`` here, once, so that every worker forked later has them: name -> why it
+    failed, for those that did (workers then import them themselves, slower)."""
+    failed = {}
+    for name in names:
+        try:
+            __import__(name)
+        except Exception as exc:
+            failed[name] = f"{type(exc).__name__}: {exc}"
+            print(f"grader zygote: importing {name} failed ({failed[name]})", file=sys.stderr)
+    return failed
+
+
 def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
     import safetensors.torch  # noqa: F401
     import torch  # noqa: F401
@@ -62,13 +75,7 @@ def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
         import torch.fx.experimental.symbolic_shapes  # noqa: F401
     except Exception:
         pass
-    for name in preload:
-        # Extra warm-up asked for by the caller (a batch preloads torch._dynamo, which
-        # the first torch.optim optimizer imports: ~2.5 s per fresh worker otherwise).
-        try:
-            __import__(name)
-        except Exception as exc:  # workers import it themselves, slower: say so, go on
-            print(f"grader zygote: preloading {name} failed ({type(exc).__name__}: {exc})", file=sys.stderr)
+    _import_modules(preload)
 
     statuses: dict[int, tuple[int | None, int | None]] = {}
     children: set[int] = set()
@@ -115,6 +122,10 @@ def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
                 else:
                     reply = {"running": pid in children}
                 control.send(json.dumps(reply).encode())
+            elif request["op"] == "import":
+                # Modules some exercise's workers import at run time (ExerciseSpec.worker_imports).
+                failed = _import_modules([str(name) for name in request["modules"]])
+                control.send(json.dumps({"failed": failed}).encode())
     finally:
         from grader.sandbox import kill_worker
 
@@ -161,7 +172,7 @@ class Zygote:
 
     def __init__(self, preload: tuple[str, ...] = ()) -> None:
         """``preload``: modules the zygote imports before it is ready, besides torch."""
-        self.preload = tuple(preload)
+        self.preload = tuple(preload)  # grows with import_modules: a restarted zygote has them too
         self._lock = threading.Lock()
         self.restarts = 0
         self._start()
@@ -218,7 +229,7 @@ class Zygote:
         self.restarts += 1
         self._start()
 
-    def _ask(self, request: dict, fds: list[int] = ()) -> dict:
+    def _ask(self, request: dict, fds: list[int] = (), timeout: float = 30.0) -> dict:
         for attempt in (1, 2):
             if not self.alive() and request["op"] == "spawn":
                 with self._lock:
@@ -228,7 +239,7 @@ class Zygote:
                 self.wait_ready()
                 with self._lock:
                     socket.send_fds(self._control, [json.dumps(request).encode()], list(fds))
-                    self._control.settimeout(30)
+                    self._control.settimeout(timeout)
                     msg = self._control.recv(CONTROL_BYTES)
                 if msg:
                     return json.loads(msg)
@@ -248,6 +259,16 @@ class Zygote:
         finally:
             theirs.close()
         return ours, int(reply["pid"])
+
+    def import_modules(self, names) -> None:
+        """Import ``names`` in the zygote (once each), so the workers it forks from now on
+        need not: a batch asks for what its exercises' workers import (e.g. torch._dynamo,
+        which the first torch.optim optimizer pulls in, ~2.5 s per fresh worker)."""
+        missing = tuple(name for name in names if name not in self.preload)
+        if not missing:
+            return
+        self._ask({"op": "import", "modules": list(missing)}, timeout=120.0)
+        self.preload += missing
 
     def status(self, pid: int) -> ExitStatus:
         reply = self._ask({"op": "status", "pid": pid})

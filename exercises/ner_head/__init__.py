@@ -8,4 +8,6 @@ EXERCISE = course_exercise(
     order=5,
     section="5. Token classification: named-entity recognition",
     data=("gpt2_tokenizer", "ner"),
+    # train_head builds a torch.optim optimizer, whose first use imports torch._dynamo.
+    worker_imports=("torch._dynamo",),
 )

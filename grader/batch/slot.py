@@ -98,14 +98,17 @@ class Slot:
             pass
 
         self.registry = load_registry()  # imports the exercise packages once
+        for spec in self.registry.ordered():
+            for path in spec.all_checks(include_hidden=True):
+                _import_check_file(path)
 
     def _start_zygote(self) -> None:
         import grader.zygote
 
-        # torch._dynamo is what the first torch.optim optimizer imports (~2.5 s in every
-        # fresh worker otherwise; train_head in ner_head builds one). A slot lives for
-        # many submissions, so it pays that once.
-        self.zygote = grader.zygote.Zygote(preload=("torch._dynamo",))
+        # What the exercises' workers import besides torch (ExerciseSpec.worker_imports) is
+        # imported when the first job that needs it arrives (_warm_workers_for), so a batch
+        # pays only for what its exercises use.
+        self.zygote = grader.zygote.Zygote()
         # Code that asks for the process-wide zygote (default_zygote) gets ours.
         grader.zygote._default = self.zygote
 
@@ -141,6 +144,7 @@ class Slot:
         """
         from grader.batch.job import error_result
 
+        self._warm_workers_for(job["options"])  # once per slot, not on the student's clock
         start = time.monotonic()
         mine = self.fingerprint(job["options"])
         if job.get("fingerprint") and mine != job["fingerprint"]:
@@ -193,6 +197,17 @@ class Slot:
         how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"code {os.WEXITSTATUS(status)}"
         return error_result(job, f"the grader's process for this submission died ({how})", retry=True, seconds=elapsed)
 
+    def _warm_workers_for(self, options: dict) -> None:
+        """Have the zygote import what the job's exercises' workers will import."""
+        try:
+            specs = self.registry.select(options.get("exercises"))
+        except LookupError:
+            return  # an exercise this machine lacks: the job's own result says so
+        try:
+            self.zygote.import_modules(sorted({name for spec in specs for name in spec.worker_imports}))
+        except Exception:  # noqa: BLE001 - the workers import them themselves, slower
+            traceback.print_exc(file=sys.stderr)
+
     def cleanup(self, restart_zygote: bool = False) -> int:
         """Reap the last child, remove its scratch folder, restart a zygote a submission killed."""
         if self._pending is None:
@@ -204,6 +219,28 @@ class Slot:
         if restart_zygote or not self.zygote.alive():
             self.restart_zygote()
         return status
+
+
+def _import_check_file(path: Path) -> None:
+    """Import a check file once in the slot, under the name pytest's importlib mode gives it
+    (the dotted path through its packages): pytest then takes it from sys.modules in every
+    submission's session instead of importing it again. The slot never runs a check itself,
+    and each submission's process is a fork, so nothing a check does reaches the next one.
+    A file outside a package, or one that fails to import, is left to pytest (which reports
+    the failure in the submission's result)."""
+    import importlib
+
+    parts = [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if len(parts) == 1:
+        return
+    try:
+        importlib.import_module(".".join(parts))
+    except Exception:  # noqa: BLE001 - pytest imports it again and says what is wrong
+        traceback.print_exc(file=sys.stderr)
 
 
 def _child(job: dict, token: str, slot: Slot, scratch: Path, write_fd: int) -> None:
