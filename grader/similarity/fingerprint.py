@@ -25,6 +25,7 @@ import keyword
 import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # Chosen on disguised copies against independent solutions (tests/test_similarity.py):
 # k 8 pairs independent softmaxes (short idioms match), k 14 loses reordered copies.
@@ -41,8 +42,7 @@ _FSTRING_START = getattr(tokenize, "FSTRING_START", None)
 _FSTRING_END = getattr(tokenize, "FSTRING_END", None)
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a tuple: hundreds of thousands are made for a class
     text: str  # normalized: V, N, S, a keyword, an operator or a library attribute
     first_line: int
     last_line: int
@@ -178,3 +178,43 @@ def fingerprint(source: str, exclude: Iterable[int] = frozenset(), k: int = K, w
             continue
         spans.setdefault(h, []).append((tokens[pos].first_line, tokens[pos + k - 1].last_line))
     return Fingerprint(spans, len(tokens), note)
+
+
+# ------------------------------------------------------------------- a class at once
+
+PARALLEL_FROM = 200  # files: below this, starting processes costs more than it saves
+_EXCLUDES: dict[str, frozenset[int]] = {}  # per worker process: exercise -> the stub's hashes
+
+
+def _init_worker(excludes: dict[str, frozenset[int]]) -> None:
+    _EXCLUDES.update(excludes)
+
+
+def _fingerprint_job(job: tuple[str, str]) -> Fingerprint:
+    exercise, source = job
+    return fingerprint(source, _EXCLUDES.get(exercise, frozenset()))
+
+
+def fingerprint_many(jobs: list[tuple[str, str]], excludes: dict[str, frozenset[int]],
+                     workers: int | None = None) -> list[Fingerprint]:  # fmt: skip
+    """The fingerprint of each (exercise, source), without that exercise's ``excludes``.
+
+    Tokenizing is pure Python and the work of a class: on several cores it is spread over
+    fresh processes (spawned: the caller may hold threads or torch). Only our own data
+    crosses; no submitted code is run anywhere.
+    """
+    import os
+
+    count = workers if workers is not None else min(os.cpu_count() or 1, 8, len(jobs) // (PARALLEL_FROM // 2))
+    if count > 1 and len(jobs) >= PARALLEL_FROM:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_init_worker, initargs=(excludes,)) as pool:  # fmt: skip
+                return list(pool.map(_fingerprint_job, jobs, chunksize=max(1, len(jobs) // (count * 8))))
+        except (BrokenProcessPool, OSError):
+            pass  # no processes here (a locked-down container): the same work in this one
+    return [fingerprint(source, excludes.get(exercise, frozenset())) for exercise, source in jobs]

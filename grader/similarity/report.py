@@ -17,7 +17,7 @@ from pathlib import Path
 from grader.batch.discover import Entry, discover
 from grader.batch.gradebook import SafeWriter
 from grader.similarity.compare import Comparison, Document, Pair, compare
-from grader.similarity.fingerprint import boilerplate, fingerprint
+from grader.similarity.fingerprint import boilerplate, fingerprint_many
 from grader.similarity.sources import Note, collect
 from grader.spec import ExerciseSpec
 
@@ -47,18 +47,21 @@ def analyze(entries: list[Entry], specs: list[ExerciseSpec], common_limit: int |
     """Compare the entries' files exercise by exercise (the stub's code never counts)."""
     sources = collect(entries, specs)
     report = SimilarityReport(notes=list(sources.notes), students=len(entries))
+    stubs = {}
     for spec in specs:
         try:
-            stub = boilerplate(spec.stub.read_text(encoding="utf-8"))
+            stubs[spec.name] = frozenset(boilerplate(spec.stub.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError):
-            stub = set()  # a plugin without a readable stub: nothing to exclude
-        documents = []
-        for student, text in sorted(sources.texts.get(spec.name, {}).items()):
-            print_ = fingerprint(text, stub)
-            if print_.note:
-                report.notes.append(Note(student, spec.name, print_.note))
-            documents.append(Document(student, text, print_))
-        report.comparisons.append(compare(spec.name, documents, common_limit))
+            stubs[spec.name] = frozenset()  # a plugin without a readable stub: nothing to exclude
+    files = [(spec.name, student, text) for spec in specs for student, text in sorted(sources.texts[spec.name].items())]
+    prints = fingerprint_many([(exercise, text) for exercise, _, text in files], stubs)
+    documents: dict[str, list[Document]] = {spec.name: [] for spec in specs}
+    for (exercise, student, text), print_ in zip(files, prints):
+        if print_.note:
+            report.notes.append(Note(student, exercise, print_.note))
+        documents[exercise].append(Document(student, text, print_))
+    for spec in specs:
+        report.comparisons.append(compare(spec.name, documents[spec.name], common_limit))
     return report
 
 
