@@ -322,6 +322,8 @@ def test_hostile_submission_forges_nothing_and_reads_nothing(graded):
     scores = by_exercise(doc)
     # its softmax answers right only if it read a recording, the hidden checks or the seed
     assert scores["softmax"][0] == 0
+    # ...and it did run (and answered zeros), rather than fail to load
+    assert any("got 0" in t["output"] for t in doc["tests"] if t["name"].startswith("softmax:"))
     assert scores["attention"] == (full_marks("attention"), full_marks("attention"))
     assert "forged" not in json.dumps(doc)
     # unreadable metadata: graded all the same, no name line
