@@ -306,6 +306,17 @@ def test_zips_and_single_files_are_found_as_the_batch_finds_them(tmp_path):
     assert _score(report, "softmax", "single", "zipped").similarity == 1.0
 
 
+def test_fingerprints_made_in_worker_processes_are_the_ones_made_here(registry):
+    from grader.similarity.fingerprint import boilerplate, fingerprint_many
+
+    stubs = {name: frozenset(boilerplate(registry.get(name).stub.read_text())) for name in ("softmax", "attention")}
+    jobs = [("attention", ATTENTION), ("attention", ATTENTION_BMM), ("softmax", SOFTMAX_MOVEDIM), ("softmax", "def (")]
+    here = fingerprint_many(jobs, stubs, workers=1)
+    there = fingerprint_many(jobs, stubs, workers=2)
+    assert [(f.spans, f.tokens, f.note) for f in here] == [(f.spans, f.tokens, f.note) for f in there]
+    assert here[0].spans and here[2].spans
+
+
 # --------------------------------------------------------------------------- hostile input
 
 

@@ -205,8 +205,10 @@ def fingerprint_many(jobs: list[tuple[str, str]], excludes: dict[str, frozenset[
     """
     import os
 
-    count = workers if workers is not None else min(os.cpu_count() or 1, 8, len(jobs) // (PARALLEL_FROM // 2))
-    if count > 1 and len(jobs) >= PARALLEL_FROM:
+    count = workers
+    if count is None:
+        count = min(os.cpu_count() or 1, 8, len(jobs) // (PARALLEL_FROM // 2)) if len(jobs) >= PARALLEL_FROM else 1
+    if count > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
