@@ -163,7 +163,7 @@ def parse_time(text: str, zone: tzinfo | None = None) -> datetime:
 def parse_deadline(text: str) -> datetime:
     try:
         return parse_time(text)
-    except (ValueError, OverflowError) as exc:
+    except (ValueError, OverflowError, OSError) as exc:  # OSError: a year the platform's clock cannot place
         raise LateError(f"--deadline {text[:80]!r} is not an ISO 8601 time such as 2026-12-01T23:59 ({exc})") from None
 
 
@@ -202,7 +202,7 @@ def load_times(path: Path, zone: tzinfo | None = None) -> Times:
                 rows[sid] = number
                 try:
                     times.by_id[sid] = parse_time(value, zone) if value else None
-                except (ValueError, OverflowError):
+                except (ValueError, OverflowError, OSError):
                     raise LateError(
                         f"--times {path} line {number}: submitted_at {_short(value)} of id {_short(sid)} is not "
                         "an ISO 8601 time such as 2026-12-01T23:59:00"
