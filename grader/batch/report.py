@@ -80,7 +80,7 @@ th[aria-sort="ascending"]::after { content: " \\25B2"; } th[aria-sort="descendin
 .figures { display: flex; flex-wrap: wrap; gap: 1em; } figure { margin: 0; } figcaption { font-size: .9em; color: #555; }
 .msg { font-family: ui-monospace, monospace; font-size: .85em; color: #444; max-width: 50em; }
 .badge { display: inline-block; font-size: .75em; padding: 0 .45em; border-radius: .6em; background: #6a5acd; color: #fff; vertical-align: middle; }
-.error { color: #a00; } .none { color: #777; font-style: italic; } .hint { color: #555; font-size: .9em; }
+.why { white-space: nowrap; } .error { color: #a00; } .none { color: #777; font-style: italic; } .hint { color: #555; font-size: .9em; }
 """
 
 # Sorts every table.sortable by the clicked column (again: the other way). Numeric
@@ -311,7 +311,7 @@ def _failing_checks(f: _Failures) -> str:
     for kind, heading, empty in ((DID_NOT_RUN, "Did not run (not implemented, raised, timed out)", "Every failed check ran."),
                                  (OTHER, "Failed for another reason", "")):  # fmt: skip
         rows = [[escape(key[0]), _check_name(key[1], key in f.hidden), str(count), f.share(count),
-                 escape(_why(f.outcomes[(kind, key)])), f.common(kind, key)]
+                 _why(f.outcomes[(kind, key)]), f.common(kind, key)]
                 for key, count in _top(f.students[kind])]  # fmt: skip
         if rows:
             parts.append(f"<h3>{heading}</h3>{_table(header + ['why', 'most common message'], rows, {2, 3})}")
@@ -321,8 +321,9 @@ def _failing_checks(f: _Failures) -> str:
 
 
 def _why(outcomes: Counter) -> str:
-    """How the students of one category failed one check: "not implemented 12, timed out 2"."""
-    return ", ".join(f"{OUTCOME_WORDS.get(o, o)} {n}" for o, n in sorted(outcomes.items(), key=lambda kv: (-kv[1], kv[0])))
+    """How the students of one category failed one check, as HTML: "not implemented 12", "timed out 2", one a line."""
+    ranked = sorted(outcomes.items(), key=lambda kv: (-kv[1], kv[0]))
+    return "<br>".join(f'<span class="why">{escape(OUTCOME_WORDS.get(o, o))} {n}</span>' for o, n in ranked)
 
 
 def _known_mistakes(f: _Failures) -> str:
