@@ -416,7 +416,11 @@ def test_the_batch_writes_similarity_csv_and_a_report_section(tmp_path, registry
     assert '<section id="similarity">' not in (out / "report.html").read_text()
 
 
-def test_similarity_is_an_instructor_command():
-    from grader.cli import INSTRUCTOR_COMMANDS, LAZY_COMMANDS
+def test_a_student_kit_neither_lists_nor_runs_it(monkeypatch, tmp_path):
+    from grader import cli as cli_module
 
-    assert "similarity" in INSTRUCTOR_COMMANDS and "similarity" in LAZY_COMMANDS
+    assert "similarity" in CliRunner().invoke(cli, ["--help"]).output
+    monkeypatch.setattr(cli_module, "_student_kit", lambda: True)  # a kit, faked
+    assert "similarity" not in CliRunner().invoke(cli, ["--help"]).output
+    refused = CliRunner().invoke(cli, ["similarity", str(tmp_path), "--out", str(tmp_path / "R")])
+    assert refused.exit_code == 2 and "instructor" in refused.output and not (tmp_path / "R").exists()
