@@ -67,8 +67,10 @@ else
     "${PIP[@]}" torch --index-url https://download.pytorch.org/whl/cpu
 fi
 BUILD=()
-if "$PYTHON" -c "import setuptools" >/dev/null 2>&1; then
-    BUILD=(--no-build-isolation)  # no download of a build backend
+# A setuptools that builds the kit (its pyproject asks for >= 68) is used as it is; an older
+# one (Ubuntu's) is not, and pip fetches a build backend (from wheels/ when offline).
+if "$PYTHON" -c "import setuptools, sys; sys.exit(int(setuptools.__version__.split('.')[0]) < 68)" >/dev/null 2>&1; then
+    BUILD=(--no-build-isolation)
 fi
 "${PIP[@]}" "${OFFLINE[@]}" "${BUILD[@]}" -e "$HERE/kit"
 "$PYTHON" -I -c "import grader, exercises; print('setup.sh: the course kit is installed')"

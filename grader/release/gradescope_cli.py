@@ -23,7 +23,7 @@ from grader.usage import UsageError, exercise_names
 @click.option("--mistakes", type=click.IntRange(min=0), default=None,
               help="Record only the first N known mistakes of each exercise (default: all).")
 @click.option("--wheels", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
-              help="A folder of .whl files (torch and the kit's dependencies) to ship: setup.sh then installs offline.")
+              help="A folder of .whl files to ship (torch, the kit's dependencies, setuptools>=68): setup.sh then installs offline.")
 def gradescope_command(out_zip: Path, exercises: str | None, force: bool, no_sandbox: bool, mistakes: int | None,
                        wheels: Path | None) -> None:
     """Build Gradescope's autograder bundle (setup.sh, run_autograder, the kit) in OUT.zip."""
