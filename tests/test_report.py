@@ -295,3 +295,15 @@ def test_a_stub_did_not_run():
 
     checks = grade_file("softmax").checks
     assert checks and {(c.status, c.outcome, c.mistake) for c in checks} == {(FAILED, NOT_IMPLEMENTED, "")}
+
+
+def test_every_check_file_that_names_a_known_mistake_also_records_it():
+    # The report reads CheckResult.mistake only: a check that writes the sentence itself
+    # must pass the name to CheckFailure too (grader.compare.expect_close does).
+    from grader.registry import load_registry
+
+    for spec in load_registry().select(None):
+        for path in [*spec.checks, *spec.hidden_checks]:
+            text = Path(path).read_text(encoding="utf-8")
+            if "known mistake: {" in text:
+                assert text.count("known mistake: {") <= text.count("mistake="), path
