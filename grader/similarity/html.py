@@ -49,7 +49,8 @@ def _side(source: str, matched: set[int]) -> str:
         line = lines[n - 1]
         code = _text(line[:MAX_LINE_CHARS] + ("…" if len(line) > MAX_LINE_CHARS else ""))
         row = f'<span class="sim-ln">{n:4d} </span>{code}'
-        out.append(f"<mark>{row}</mark>" if n in matched else row)
+        # A k-gram spans from its first token's line to its last: the blank lines between are not shared code.
+        out.append(f"<mark>{row}</mark>" if n in matched and line.strip() else row)
         previous = n
     if len(shown) > MAX_LINES:
         out.append(f'<span class="sim-gap">⋯ {len(shown) - MAX_LINES} more lines</span>')
