@@ -75,11 +75,11 @@ class MemorySampler(threading.Thread):
         return self.peak
 
 
-def jobs_for(subs: Path, exercises: list[str], isolation: str = "required") -> list[dict]:
+def jobs_for(subs: Path, exercises: list[str], isolation: str = "required", device: str = "cpu") -> list[dict]:
     from grader.batch.discover import discover
     from grader.batch.job import JobOptions, fingerprint
 
-    options = JobOptions(exercises, timeout=300, call_timeout=10, isolation=isolation)
+    options = JobOptions(exercises, device=device, timeout=300, call_timeout=10, isolation=isolation)
     fp = fingerprint(options)
     return [
         {"id": e.id, "digest": e.digest, "label": e.label, "source": e.source(), "options": options.to_json(),
@@ -154,6 +154,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=None, help="default: 60, or 12 with --course")
     parser.add_argument("--course", action="store_true", help="every installed exercise, not softmax alone")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the checks' tensors live")
     parser.add_argument("--pair", action="store_true",
                         help="softmax and attention per student: 60%% correct, 25%% buggy, 15%% raising (issue 10's class)")
     parser.add_argument("--workers", default=",".join(str(w) for w in sorted({1, max(1, cores // 2), cores})),
@@ -180,14 +181,14 @@ def main() -> None:
         kinds = make_benchmark_class(subs, args.students or 60)
         exercises = ["softmax"]
     modes = args.isolation.split(",")
-    jobs = jobs_for(subs, exercises, modes[0])
+    jobs = jobs_for(subs, exercises, modes[0], args.device)
     print(f"{len(jobs)} submissions ({', '.join(f'{k} {v}' for k, v in _count(kinds).items())}) of "
           f"{', '.join(exercises)}; {cores} cores", flush=True)  # fmt: skip
 
     report: dict = {"students": len(jobs), "cores": cores, "runs": []}
     for mode in modes:
         for w in counts:
-            run = run_pool(jobs_for(subs, exercises, mode), w, work / f"logs-{mode}-{w}")
+            run = run_pool(jobs_for(subs, exercises, mode, args.device), w, work / f"logs-{mode}-{w}")
             run["isolation"] = mode
             report["runs"].append(run)
             print(
@@ -218,11 +219,12 @@ def main() -> None:
     out = work / "results"
     start = time.monotonic()
     subprocess.run([shutil.which("grade") or "grade", "batch", str(subs), "--out", str(out), "--exercises", ",".join(exercises),
-                    "--workers", str(cores), "--timeout", "300", "--call-timeout", "10", "--no-progress"],
+                    "--workers", str(counts[-1]), "--timeout", "300", "--call-timeout", "10", "--no-progress",
+                    "--device", args.device],
                    stdout=subprocess.DEVNULL, check=True)  # fmt: skip
     cli = time.monotonic() - start
     report["cli_all_cores_s"] = cli
-    print(f"grade batch (CLI, {cores} workers, every output written): {cli:.1f} s, {cli / len(jobs):.3f} s/submission")
+    print(f"grade batch (CLI, {counts[-1]} workers, every output written): {cli:.1f} s, {cli / len(jobs):.3f} s/submission")
 
     if args.baseline:
         folders = args.course or args.pair

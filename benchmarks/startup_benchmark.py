@@ -1,6 +1,6 @@
 """How much a student's `grade exercise softmax` costs beyond one torch import.
 
-    python benchmarks/startup_benchmark.py [--runs 5] [--exercise softmax]
+    python benchmarks/startup_benchmark.py [--runs 5] [--exercise softmax] [--device cuda]
 
 Runs `python -c "import torch"` and `grade exercise EXERCISE --submission <reference>`
 alternately, several times each, and prints the medians and their ratio (the goal is
@@ -29,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--exercise", default="softmax")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args()
 
     from grader.registry import load_registry
@@ -37,7 +38,7 @@ def main() -> None:
     grade = shutil.which("grade") or "grade"
     cwd = tempfile.mkdtemp()
     torch_cmd = [sys.executable, "-c", "import torch"]
-    grade_cmd = [grade, "exercise", args.exercise, "--submission", str(spec.solution), "--json"]
+    grade_cmd = [grade, "exercise", args.exercise, "--submission", str(spec.solution), "--json", "--device", args.device]
     wall(torch_cmd, cwd)  # warm the page cache for both
     wall(grade_cmd, cwd)
     torch_times, grade_times = [], []

@@ -47,6 +47,12 @@ class Limits:
     memory_bytes: int = 4 * 1024**3  # address space on top of what torch already maps
     output_bytes: int = 1024 * 1024  # what is kept of what student code prints (first and last half)
     threads: int = 1  # torch intra-op threads: one per worker keeps batches fair
+    # Share of the GPU's memory one worker's torch allocator may hold (--device cuda): a
+    # batch runs several workers on one card, and one student's runaway allocation must
+    # not starve the others. 1/8 of an 80 GB card is 10 GB, far above what any check needs.
+    # It stops mistakes, not a determined student (the allocator setting lives in the
+    # worker's own process); see README "Security".
+    gpu_memory_fraction: float = 0.125
 
     def to_json(self) -> dict:
         return dict(self.__dict__)

@@ -103,6 +103,11 @@ def describe_exception(exc: BaseException, files: set[str], main_file: str | Non
         where = _where(exc.filename, exc.lineno, exc.text or "")
     if isinstance(exc, SystemExit):
         message = f"called sys.exit({exc.code!r})"
+    elif type(exc).__name__ == "OutOfMemoryError":  # torch's CUDA OOM (torch.cuda.OutOfMemoryError)
+        message = (f"ran out of GPU memory: {str(exc).splitlines()[0][:300]} (each grading worker may use "
+                   "a share of the GPU; the checks' tensors are small, so look for a tensor that grows "
+                   "with a loop or an accidental (T, T, T) intermediate)")
+        _free_gpu_cache()
     else:
         message = str(exc)
     if isinstance(exc, NameError):
@@ -112,6 +117,16 @@ def describe_exception(exc: BaseException, files: set[str], main_file: str | Non
         if os.path.realpath(where_file) != main_file:
             doc["stub"] = os.path.basename(where_file)
     return doc
+
+
+def _free_gpu_cache() -> None:
+    """After an out-of-memory error the worker goes on answering: give back what torch cached."""
+    try:
+        import torch
+
+        torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001 - best effort
+        pass
 
 
 class Worker:
@@ -279,6 +294,16 @@ def _flatten(value: Any):
         yield value
 
 
+def _cap_gpu_memory(config: WorkerConfig) -> None:
+    """Cap this worker's share of the GPU (Limits.gpu_memory_fraction), before submitted code
+    runs. This is where CUDA is first initialised: in the worker, after the zygote's fork."""
+    if not config.device.startswith("cuda") or not 0 < config.limits.gpu_memory_fraction < 1:
+        return
+    import torch
+
+    torch.cuda.set_per_process_memory_fraction(config.limits.gpu_memory_fraction)
+
+
 def run(sock: socket.socket, config: WorkerConfig) -> None:
     """Entry point in the forked child; never returns."""
     code = 0
@@ -297,6 +322,7 @@ def run(sock: socket.socket, config: WorkerConfig) -> None:
         import torch
 
         torch.set_num_threads(max(1, config.limits.threads))
+        _cap_gpu_memory(config)
         worker = Worker(sock, config)
         try:
             worker.guard_rules()

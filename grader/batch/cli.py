@@ -24,7 +24,7 @@ from grader.usage import UsageError, exercise_names
               help="RESULTS folder: journal, grades.csv, per-student files, junit.xml, report.html.")
 @click.option("--exercises", default=None, metavar="A,B", help="Exercises to grade (default: all installed).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Local worker processes (default: one per core).")
+              help="Local worker processes (default: one per core; with --device cuda at most 4 per GPU).")
 @click.option("--timeout", type=float, default=SUBMISSION_SECONDS, show_default=True,
               help="Wall-clock seconds for grading ONE submission (all its exercises); past it the "
                    "student gets an 'error' result.")

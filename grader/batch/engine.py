@@ -32,11 +32,25 @@ START_GRACE = 180.0
 MAX_ATTEMPTS = 2
 
 
-def default_workers() -> int:
+# Slots per GPU when --device cuda: each slot's processes (the submission's process and its
+# student and reference workers) hold a CUDA context of their own, and the checks' kernels
+# are tiny, so more slots than this mostly queue on the card and on its contexts' memory.
+SLOTS_PER_GPU = 4
+
+
+def default_workers(device: str = "cpu") -> int:
+    """One slot per core; with a GPU, at most SLOTS_PER_GPU per visible card."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = max(1, os.cpu_count() or 1)
+    if device == "cpu":
+        return cores
+    import torch
+
+    # This process never forks a slot (they are started afresh), so asking CUDA here is safe.
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return min(cores, SLOTS_PER_GPU * gpus) if gpus else cores
 
 
 class LocalPool:

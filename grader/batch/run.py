@@ -270,7 +270,7 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
         else:
             from grader.batch.engine import LocalPool, default_workers
 
-            count = opts.workers or default_workers()
+            count = opts.workers or default_workers(opts.device)
             workers = f"{count} local worker{'s' * (count != 1)}"
             LocalPool(count, out / "logs").run(jobs, on_result)
     finally:
