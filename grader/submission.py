@@ -74,7 +74,7 @@ def locate(path: Path, specs: list[ExerciseSpec]) -> Submission:
         _add(sub, spec.module, path)
         return sub
     for spec in specs:
-        for candidate in _candidates(path, spec):
+        for candidate in candidate_files(path, spec):
             if candidate.is_file():
                 _add(sub, spec.module, candidate)
                 break
@@ -83,8 +83,15 @@ def locate(path: Path, specs: list[ExerciseSpec]) -> Submission:
     return sub
 
 
-def _candidates(root: Path, spec: ExerciseSpec) -> list[Path]:
-    names = [spec.module] + ([spec.name] if spec.name != spec.module else [])
+def module_names(spec: ExerciseSpec) -> list[str]:
+    """The file stems a submission may use for ``spec``'s module: the module, then the exercise's name."""
+    return [spec.module] + ([spec.name] if spec.name != spec.module else [])
+
+
+def candidate_files(root: Path, spec: ExerciseSpec) -> list[Path]:
+    """Where a submission folder holds ``spec``'s module, in order of preference: a .py before
+    a notebook, ``<module>.py`` at the top or in a folder named after the exercise."""
+    names = module_names(spec)
     out = []
     for suffix in (".py", ".ipynb"):
         for name in names:

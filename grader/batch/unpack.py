@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 
 from grader.batch.discover import DEFAULT_CAPS, Caps, is_junk
 from grader.spec import ExerciseSpec
-from grader.submission import Submission
+from grader.submission import Submission, candidate_files, module_names
 
 MAX_DEPTH = 6
 
@@ -174,10 +174,6 @@ def unwrap(root: Path) -> Path:
     return root
 
 
-def _names(spec: ExerciseSpec) -> list[str]:
-    return [spec.module] + ([spec.name] if spec.name != spec.module else [])
-
-
 def _walk(root: Path):
     """(depth, relative path, path) of each file under root, shallow first, in name order."""
     out = []
@@ -196,13 +192,10 @@ def _walk(root: Path):
 
 def find_module(root: Path, spec: ExerciseSpec) -> tuple[Path | None, str]:
     """The file holding ``spec``'s module under ``root``, or (None, why not)."""
-    top = unwrap(root)
-    names = _names(spec)
-    for suffix in (".py", ".ipynb"):
-        for name in names:
-            for candidate in (top / f"{name}{suffix}", top / spec.name / f"{spec.module}{suffix}"):
-                if candidate.is_file():
-                    return candidate, ""
+    for candidate in candidate_files(unwrap(root), spec):
+        if candidate.is_file():
+            return candidate, ""
+    names = module_names(spec)
     files = _walk(root)
     exact = {f"{n}{s}" for n in names for s in (".py", ".ipynb")}
     hits = [t for t in files if t[2].name in exact]
