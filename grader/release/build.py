@@ -43,7 +43,7 @@ def leaks(folder: Path, shipped_hidden: Iterable[str] = ()) -> tuple[list[str], 
     """:func:`scan_for_leaks` of ``folder`` against the course's solutions (problems, summary).
 
     ``shipped_hidden``: the course's hidden-check files (paths relative to the course, e.g.
-    ``solutions/hidden/test_softmax_hidden.py``) a private bundle ships on purpose
+    ``solutions/hidden/test_<name>_hidden.py``) a private bundle ships on purpose
     (:func:`build_kit` with ``private_bundle_seed``): their copies, at that relative path
     anywhere in ``folder``, may be there and hold hidden checks, and their own code is
     not a leak; solution code anywhere, in them too, still is."""
