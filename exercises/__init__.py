@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from grader.data import data_dir
 from grader.spec import ExerciseSpec, Forbidden
 
 EXERCISES_DIR = Path(__file__).resolve().parent
 SOLUTIONS_DIR = EXERCISES_DIR.parent / "solutions"
-DATA_DIR = EXERCISES_DIR.parent / "data"
+# The course's one data folder setting lives in grader.data.data_dir() (GRADER_DATA_DIR moves
+# it); this is its value when the course is imported, for exercises that need a path then.
+DATA_DIR = data_dir()
 
 
 def course_exercise(

@@ -1,4 +1,4 @@
-"""The course data: GPT-2 tokenizer files, the NER corpus, and the readers in grader.data."""
+"""The course data: the data folder and GPT-2 tokenizer (grader.data), the NER corpus and its readers (ner_head's ner_data)."""
 
 import importlib.util
 import shutil
@@ -8,7 +8,8 @@ import pytest
 
 from conftest import ROOT
 from grader import data
-from grader.data import NER_LABELS, DataError, encode_words, gpt2_tokenizer, ner_split, read_conll
+from exercises.ner_head.ner_data import NER_LABELS, encode_words, ner_split, read_conll
+from grader.data import DataError, gpt2_tokenizer
 
 DATA = ROOT / "data"
 

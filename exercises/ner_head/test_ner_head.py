@@ -1,6 +1,6 @@
 """Checks for exercise 5 (NER head). Run with ``grade exercise ner_head``.
 
-Token word ids come from the real GPT-2 tokenizer (``grader.data``). The training check
+Token word ids come from the real GPT-2 tokenizer (``ner_data.encode_words``). The training check
 trains your head, with your ``ner_loss`` and ``train_head``, on frozen features of the
 course's NER corpus and scores entity F1 on the test split, next to the reference trained
 the same way from the same seed.
@@ -11,8 +11,8 @@ import math
 import pytest
 import torch
 
+from exercises.ner_head.ner_data import NER_LABELS, encode_words, label_ids, ner_split
 from grader.compare import CheckFailure, expect, expect_close, expect_finite, expect_tensor
-from grader.data import NER_LABELS, encode_words, label_ids, ner_split
 from grader.remote import LazyMistakes, StudentError, vjp
 
 NUM_LABELS = len(NER_LABELS)

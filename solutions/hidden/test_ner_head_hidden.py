@@ -11,8 +11,8 @@ import random
 import pytest
 import torch
 
+from exercises.ner_head.ner_data import NER_LABELS, encode_words, label_ids, ner_split
 from grader.compare import CheckFailure, expect_close
-from grader.data import NER_LABELS, encode_words, label_ids, ner_split
 
 
 def _same(what: str, got, want, mistakes: dict) -> None:
