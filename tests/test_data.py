@@ -3,6 +3,7 @@
 import importlib.util
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -154,3 +155,20 @@ def test_data_dir_can_be_moved_with_an_environment_variable(tmp_path, monkeypatc
         gpt2_tokenizer()
     with pytest.raises(DataError, match="unknown NER split"):
         ner_split("dev")
+
+
+def test_one_data_folder_setting_reaches_the_exercises_and_the_jail(tmp_path, monkeypatch):
+    import exercises
+    from exercises.ner_head import EXERCISE
+    from grader.runner import _shown_to_students
+
+    # The course read the setting when it was imported; its data paths are under that folder.
+    assert exercises.DATA_DIR == data.data_dir()
+    assert EXERCISE.data and all(exercises.DATA_DIR in Path(p).parents for p in EXERCISE.data)
+    # A student's jail shows the data folder the setting names now, not the checkout's.
+    monkeypatch.setenv("GRADER_DATA_DIR", str(tmp_path))
+    shown = _shown_to_students(SimpleNamespace(files={}), str(tmp_path / "inputs"), {})
+    assert str(tmp_path) in shown
+    assert str(data.REPO_DATA_DIR) not in shown
+    monkeypatch.delenv("GRADER_DATA_DIR")
+    assert data.data_dir() == data.REPO_DATA_DIR
