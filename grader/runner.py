@@ -150,8 +150,6 @@ def grade(
     ``support`` lists further exercises whose reference modules the graded ones import
     (``ExerciseSpec.requires``); the reference worker gets their solutions too.
     """
-    import pytest
-
     from grader.plugin import GraderPlugin
     from grader.zygote import default_zygote
 
@@ -159,59 +157,91 @@ def grade(
     device = resolve_device(options.device)
     if options.device == "auto" and options.reference_transport is None:
         device = _replay_device(specs, device)
-    zygote = zygote or default_zygote()
     # One private folder per run: worker logs, and the inputs checks write for the student
     # (tempfile points there while the checks run), which the student's jail shows.
     run_dir = tempfile.mkdtemp(prefix="grader-run-")
-    logs, inputs = os.path.join(run_dir, "logs"), os.path.join(run_dir, "inputs")
-    os.mkdir(logs)
-    os.mkdir(inputs, 0o755)
-    settings = _readable_settings(options.settings, run_dir)
-    shown = _shown_to_students(submission, inputs, settings)
+    try:
+        transports = _Transports(options, submission, zygote or default_zygote(), device, run_dir, support or [])
+        files, without_hidden = _check_files(specs, options)
+        plugin = GraderPlugin(files, submission, device, options.seed, transports.make, transports.settings)
+        plugin.on_check = options.on_check
+        # A @pytest.mark.hidden check that sits in a visible check file is left out too.
+        plugin.exclude_hidden = without_hidden
+        start = time.monotonic()
+        code, output = _run_pytest(_pytest_args(files), plugin, transports.inputs)
+        elapsed = time.monotonic() - start
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)  # worker output logs (messages already read), inputs
+        submission.cleanup()
+    return [_result_of(spec, plugin, submission, device, options.seed, elapsed / max(1, len(specs)), code, output)
+            for spec in specs]  # fmt: skip
 
-    def config_for(spec: ExerciseSpec, role: str) -> WorkerConfig:
-        log = os.path.join(logs, f"{spec.name}-{role}.log")
+
+class _Transports:
+    """Builds each exercise's student and reference transports for one run (the plugin
+    asks for them the first time a check needs them)."""
+
+    def __init__(self, options: GradeOptions, submission: Submission, zygote, device: str, run_dir: str,
+                 support: list[ExerciseSpec]):  # fmt: skip
+        self.options, self.submission, self.zygote, self.device = options, submission, zygote, device
+        self.logs, self.inputs = os.path.join(run_dir, "logs"), os.path.join(run_dir, "inputs")
+        os.mkdir(self.logs)
+        os.mkdir(self.inputs, 0o755)
+        self.settings = _readable_settings(options.settings, run_dir)
+        self.shown = _shown_to_students(submission, self.inputs, self.settings)
+        self.support = {s.module: s for s in support}
+
+    def config(self, spec: ExerciseSpec, role: str) -> WorkerConfig:
+        log = os.path.join(self.logs, f"{spec.name}-{role}.log")
+        options = self.options
         if role == "student":
-            files = {m: str(p) for m, p in submission.files.items()}
-            jail = JailPolicy(read_only=shown, device=device)
+            files = {m: str(p) for m, p in self.submission.files.items()}
+            jail = JailPolicy(read_only=self.shown, device=self.device)
             return WorkerConfig(
-                "student", spec.module, files, log, options.limits, device, jail=jail, isolation=options.isolation,
+                "student", spec.module, files, log, options.limits, self.device, jail=jail, isolation=options.isolation,
                 forbidden=[f.name for f in spec.forbidden],
             )  # fmt: skip
-        by_module = {s.module: s for s in (support or [])}
-        files = {m: str(by_module[m].solution) for m in spec.requires if m in by_module and by_module[m].has_solution}
+        files = {m: str(self.support[m].solution) for m in spec.requires
+                 if m in self.support and self.support[m].has_solution}  # fmt: skip
         files[spec.module] = str(spec.solution)
         mistakes = str(spec.mistakes) if spec.mistakes and spec.mistakes.is_file() else None
-        return WorkerConfig("reference", spec.module, files, log, Limits(call_seconds=120, exercise_seconds=1e9), device, mistakes)
+        return WorkerConfig("reference", spec.module, files, log, Limits(call_seconds=120, exercise_seconds=1e9),
+                            self.device, mistakes)  # fmt: skip
 
-    def make_transport(spec: ExerciseSpec, role: str) -> Transport:
+    def make(self, spec: ExerciseSpec, role: str) -> Transport:
         if role == "student":
-            if spec.module in submission.problems:
-                return _MissingTransport(submission.problems[spec.module])
-            live = LiveTransport(zygote, config_for(spec, role), f"your {spec.module}.py", reply_cap(settings))
-            return _SharedInputs(live, inputs)
-        if options.reference_transport is not None:
-            return options.reference_transport(spec, config_for(spec, role))
+            if spec.module in self.submission.problems:
+                return _MissingTransport(self.submission.problems[spec.module])
+            live = LiveTransport(self.zygote, self.config(spec, role), f"your {spec.module}.py", reply_cap(self.settings))
+            return _SharedInputs(live, self.inputs)
+        if self.options.reference_transport is not None:
+            return self.options.reference_transport(spec, self.config(spec, role))
         if not spec.has_solution:
-            # A student kit: the reference replays what ``grade release`` recorded.
-            from grader.replay import RecordingError, ReplayTransport, find_recording
-
-            if find_recording(spec) is not None:
-                try:
-                    return ReplayTransport.for_spec(spec, seed=options.seed, device=device)
-                except RecordingError as exc:
-                    return _MissingTransport(str(exc), role="reference")
-            return _MissingTransport(f"no reference solution is installed for {spec.name}", role="reference")
-        config = config_for(spec, role)
-        live = LiveTransport(zygote, config, f"the reference {spec.module}")
-        if options.reference_cache is None:
+            return _replayed_reference(spec, self.options.seed, self.device)
+        config = self.config(spec, role)
+        live = LiveTransport(self.zygote, config, f"the reference {spec.module}")
+        if self.options.reference_cache is None:
             return live
         from grader.refcache import CachedReference, ReplyCache, namespace_for
 
-        namespace = namespace_for(spec.name, device, [*config.files.values(), config.mistakes_file])
-        return CachedReference(live, ReplyCache(options.reference_cache, namespace))
+        namespace = namespace_for(spec.name, self.device, [*config.files.values(), config.mistakes_file])
+        return CachedReference(live, ReplyCache(self.options.reference_cache, namespace))
 
-    results: dict[str, ExerciseResult] = {}
+
+def _replayed_reference(spec: ExerciseSpec, seed: int | None, device: str) -> Transport:
+    """A student kit: the reference replays what ``grade release`` recorded."""
+    from grader.replay import RecordingError, ReplayTransport, find_recording
+
+    if find_recording(spec) is None:
+        return _MissingTransport(f"no reference solution is installed for {spec.name}", role="reference")
+    try:
+        return ReplayTransport.for_spec(spec, seed=seed, device=device)
+    except RecordingError as exc:
+        return _MissingTransport(str(exc), role="reference")
+
+
+def _check_files(specs: list[ExerciseSpec], options: GradeOptions) -> tuple[dict[Path, ExerciseSpec], set[str]]:
+    """Each check file of the run -> its exercise, and the exercises graded without hidden checks."""
     files: dict[Path, ExerciseSpec] = {}
     without_hidden: set[str] = set()
     for spec in specs:
@@ -222,12 +252,11 @@ def grade(
             without_hidden.add(spec.name)
         for path in spec.all_checks(include_hidden):
             files[path] = spec
+    return files, without_hidden
 
-    plugin = GraderPlugin(files, submission, device, options.seed, make_transport, settings)
-    plugin.on_check = options.on_check
-    # A @pytest.mark.hidden check that sits in a visible check file is left out too.
-    plugin.exclude_hidden = without_hidden
-    args = [
+
+def _pytest_args(files: dict[Path, ExerciseSpec]) -> list[str]:
+    return [
         *[str(p) for p in files],
         "-c", str(INI_FILE),
         # Node ids are relative to the rootdir: it must hold every check file, or
@@ -247,8 +276,13 @@ def grade(
         "-p", "no:doctest",
         "-p", "no:pastebin",
     ]  # fmt: skip
-    start = time.monotonic()
-    # pytest's own terminal output is not ours to show: results come from the plugin.
+
+
+def _run_pytest(args: list[str], plugin, inputs: str) -> tuple[int, str]:
+    """One pytest session with ``plugin``; its exit code and what it printed (not ours to show:
+    results come from the plugin)."""
+    import pytest
+
     sink = io.StringIO()
     # Third-party pytest plugins installed beside us (hypothesis, xdist, ...) have no
     # business in a grading run, and loading them costs seconds.
@@ -261,26 +295,27 @@ def grade(
     finally:
         plugin.close()
         tempfile.tempdir = saved_tempdir
-        shutil.rmtree(run_dir, ignore_errors=True)  # worker output logs (messages already read), inputs
-        submission.cleanup()
         if saved is None:
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         else:
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
-    elapsed = time.monotonic() - start
-    for spec in specs:
-        run = plugin.runs.get(spec.name)
-        result = run.result if run else ExerciseResult(spec.name, device)
-        if spec.module in submission.problems:
-            result.problem = submission.problems[spec.module]
-        if not result.checks:
-            reason = f"pytest exited with {int(code)}: " + sink.getvalue().strip()[-500:]
-            result.checks.append(CheckResult("checks", 0.0, 0.0, ERROR, f"the grader itself failed: no checks ran ({reason})"))
-        if not result.seconds:
-            result.seconds = elapsed / max(1, len(specs))
-        result.seed = options.seed  # stored with the score: --seed reproduces it
-        results[spec.name] = result
-    return [results[s.name] for s in specs]
+    return int(code), sink.getvalue()
+
+
+def _result_of(spec: ExerciseSpec, plugin, submission: Submission, device: str, seed: int | None, seconds: float,
+               code: int, output: str) -> ExerciseResult:  # fmt: skip
+    """The exercise's result as the plugin recorded it, with why nothing ran if nothing did."""
+    run = plugin.runs.get(spec.name)
+    result = run.result if run else ExerciseResult(spec.name, device)
+    if spec.module in submission.problems:
+        result.problem = submission.problems[spec.module]
+    if not result.checks:
+        reason = f"pytest exited with {code}: " + output.strip()[-500:]
+        result.checks.append(CheckResult("checks", 0.0, 0.0, ERROR, f"the grader itself failed: no checks ran ({reason})"))
+    if not result.seconds:
+        result.seconds = seconds
+    result.seed = seed  # stored with the score: --seed reproduces it
+    return result
 
 
 def _replay_device(specs: list[ExerciseSpec], device: str) -> str:
