@@ -199,7 +199,8 @@ class LiveTransport:
             raise self._error(self.hung[IMPORT], "Timeout")
         if self.budget.seconds <= 0:
             raise self._error(
-                f"{self.subject}: out of time (the exercise's {self.config.limits.exercise_seconds:g} s were used up)"
+                f"{self.subject}: out of time (the exercise's {self.config.limits.exercise_seconds:g} s were used up)",
+                "Timeout",
             )
         start = time.monotonic()
         try:
