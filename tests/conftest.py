@@ -6,7 +6,11 @@ one; each run still loads student code only in forked workers.
 
 from __future__ import annotations
 
+import atexit
 import functools
+import importlib
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -27,9 +31,31 @@ def grade_file(exercise: str, path: Path | None = None, **options) -> ExerciseRe
 
 @functools.cache
 def graded(exercise: str, name: str) -> ExerciseResult:
-    """``tests/submissions/<exercise>/<name>`` graded once per test session, however
-    many tests look at it."""
-    return grade_file(exercise, SUBMISSIONS / exercise / name)
+    """``submission_file(exercise, name)`` graded once per test session, however many
+    tests look at it."""
+    return grade_file(exercise, submission_file(exercise, name))
+
+
+@functools.cache
+def submission_file(exercise: str, name: str) -> Path:
+    """``tests/submissions/<exercise>/<name>``; where no such file is kept, the variant of
+    that name from ``tests/submissions/<exercise>/variants.py``, written once per session."""
+    path = SUBMISSIONS / exercise / name
+    if path.is_file():
+        return path
+    variants = importlib.import_module(f"submissions.{exercise}.variants")
+    if name not in variants.VARIANTS:
+        raise AssertionError(f"no submission {exercise}/{name}: neither a file nor in {exercise}/variants.py")
+    folder = _variants_root() / exercise
+    folder.mkdir(exist_ok=True)
+    return variants.write_variant(folder, name)
+
+
+@functools.cache
+def _variants_root() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="submission_variants_"))
+    atexit.register(shutil.rmtree, root, True)
+    return root
 
 
 def assert_named_failure(result: ExerciseResult, check: str, expected_message: str) -> None:

@@ -1,14 +1,14 @@
 """The attention exercise end to end: reference, stub, wrong and differently written submissions.
 
 Grading runs go through the real grader (``grader.api`` and the ``grade`` CLI) and cost
-about a second each, so each submission is graded once and its result shared by the
-tests that read it. The reference itself is checked against an independent oracle,
-``torch.nn.functional.scaled_dot_product_attention``.
+about a second each, so each submission is graded once (``conftest.graded``) and its result
+shared by the tests that read it. Most wrong submissions are ``textbook.py`` with one
+mistake written in (submissions/attention/variants.py). The reference itself is checked
+against an independent oracle, ``torch.nn.functional.scaled_dot_product_attention``.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import json
 import sys
@@ -19,12 +19,14 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 
-from conftest import SUBMISSIONS, grade_file
+from conftest import SUBMISSIONS, submission_variant
+from conftest import graded as graded_submission
 from grader.api import check_solutions
 from grader.cli import cli
 from grader.results import PASSED, ExerciseResult
 from grader.runner import GradeOptions
 from solutions import attention as ref
+from submissions.attention.variants import KEPT_AS_FILES, TEXTBOOK
 
 ATTENTION = SUBMISSIONS / "attention"
 MISTAKES_FILE = Path(ref.__file__).with_name("attention_mistakes.py")
@@ -40,12 +42,11 @@ WRONG = {
 }
 # Mistakes that live in MultiHeadAttention only: every check of the function passes.
 MODULE_ONLY = {"heads_no_transpose.py", "qkv_swapped.py"}
-CORRECT = ["einsum_head_loop.py", "baddbmm_manual_softmax.py"]
+CORRECT = ["textbook.py", "einsum_head_loop.py", "baddbmm_manual_softmax.py"]
 
 
-@functools.lru_cache(maxsize=None)
 def graded(name: str) -> ExerciseResult:
-    return grade_file("attention", ATTENTION / name, device="cpu")
+    return graded_submission("attention", name)
 
 
 def failures(result: ExerciseResult) -> dict[str, str]:
@@ -83,6 +84,13 @@ def test_differently_written_correct_submission_earns_full_marks(name):
     result = graded(name)
     assert failures(result) == {}
     assert result.score == result.max_score
+
+
+@pytest.mark.parametrize("name", sorted(KEPT_AS_FILES))
+def test_wrong_submissions_kept_as_files_are_still_their_variants(tmp_path, name):
+    """Other code reads these by name; they must stay textbook.py with one mistake."""
+    written = submission_variant(TEXTBOOK, KEPT_AS_FILES[name], tmp_path, name)
+    assert written.read_text() == (ATTENTION / name).read_text()
 
 
 def test_cli_json_for_a_wrong_submission():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import SUBMISSIONS, grade_file
+from conftest import grade_file, submission_file
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]
 
@@ -58,7 +58,7 @@ def test_reference_earns_full_marks_on_cuda(exercise):
 
 @pytest.mark.parametrize("exercise,name", [(e, n) for e, names in ATTEMPTS.items() for n in names])
 def test_verdicts_on_cuda_match_the_cpu(exercise, name):
-    path = SUBMISSIONS / exercise / name
+    path = submission_file(exercise, name)
     on_cpu = grade_file(exercise, path, device="cpu")
     on_cuda = grade_file(exercise, path, device="cuda")
     assert on_cuda.device == "cuda"

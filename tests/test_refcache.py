@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SUBMISSIONS, grade_file
+from conftest import grade_file, submission_file
 from grader.refcache import CachedReference, ReplyCache
 
 CLASS = {
@@ -26,17 +26,17 @@ def _verdicts(result) -> list[dict]:
 def test_a_class_gets_the_same_verdicts_with_and_without_shared_replies(exercise, tmp_path):
     """Each submission graded live, then as the class's later students (replies shared)."""
     cache = tmp_path / "replies"
-    names = [n for n in CLASS[exercise] if (SUBMISSIONS / exercise / n).is_file()]
-    assert names, f"no submissions for {exercise}"
+    names = CLASS[exercise]
     for name in names:
-        path = SUBMISSIONS / exercise / name
+        path = submission_file(exercise, name)  # a kept file or a variant written from its base
         alone = grade_file(exercise, path, seed=11)
         shared = grade_file(exercise, path, seed=11, reference_cache=str(cache))
         assert _verdicts(shared) == _verdicts(alone), name
     assert any(cache.iterdir()), "nothing was shared"
     # The last student again, now that every reply is there: still the same.
-    again = grade_file(exercise, SUBMISSIONS / exercise / names[-1], seed=11, reference_cache=str(cache))
-    assert _verdicts(again) == _verdicts(grade_file(exercise, SUBMISSIONS / exercise / names[-1], seed=11))
+    last = submission_file(exercise, names[-1])
+    again = grade_file(exercise, last, seed=11, reference_cache=str(cache))
+    assert _verdicts(again) == _verdicts(grade_file(exercise, last, seed=11))
 
 
 class _FakeLive:

@@ -1,16 +1,73 @@
-"""Attention attempts for the fair-checks corpus, each the correct ``baddbmm_manual_softmax.py``
-with a few exact text replacements: ``write_variant(out_dir, name)`` writes ``name`` into ``out_dir``."""
+"""Attention attempts that are a correct file with a few exact text replacements:
+``write_variant(out_dir, name)`` writes ``name`` into ``out_dir``.
+
+Two bases: ``textbook.py`` for the wrong attempts with one known mistake each, and
+``baddbmm_manual_softmax.py`` for the fair-checks corpus. ``KEPT_AS_FILES`` are textbook
+variants also kept as files, because other code reads them by name (the batch fixtures,
+the Gradescope bundle, the isolation and shared-reply tests); a test checks that each
+file is still exactly its variant."""
 
 from pathlib import Path
 
 from conftest import submission_variant
 
-BASE = Path(__file__).with_name("baddbmm_manual_softmax.py")
+TEXTBOOK = Path(__file__).with_name("textbook.py")
+TEXTBOOK_DOCSTRING = '"""Correct, as textbooks write it: scaled scores, a -inf fill, softmax over the keys, view/transpose heads."""'
+MASKING = (
+    '    if mask is not None:\n        scores = scores.masked_fill(~mask, float("-inf"))\n'
+    "    weights = torch.softmax(scores, dim=-1)\n"
+    "    if mask is not None:\n        weights = weights.masked_fill(~mask, 0.0)\n"
+)
+HEAD_SPLIT = (
+    "        q = q.view(B, T, nh, hs).transpose(1, 2)\n"
+    "        k = k.view(B, T, nh, hs).transpose(1, 2)\n"
+    "        v = v.view(B, T, nh, hs).transpose(1, 2)\n"
+)
+
+# Other code reads these by name, so they stay files too (see the module docstring).
+KEPT_AS_FILES = {
+    "no_scaling.py": [
+        (TEXTBOOK_DOCSTRING, '"""Wrong: the scores are not scaled by 1/sqrt(d_k)."""'),
+        ("import math\n\n", ""),
+        ("scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)", "scores = q @ k.transpose(-2, -1)"),
+    ],
+    "inverted_mask.py": [
+        (TEXTBOOK_DOCSTRING, '"""Wrong: the mask is read with the opposite polarity (True = hidden)."""'),
+        (MASKING, '    if mask is not None:\n        scores = scores.masked_fill(mask, float("-inf"))\n'
+                  "    weights = torch.softmax(scores, dim=-1)\n"),
+    ],
+    "qkv_swapped.py": [
+        (TEXTBOOK_DOCSTRING, '"""Wrong: c_attn\'s output read as k, q, v (GPT-2\'s order is q, k, v)."""'),
+        ("q, k, v = self.c_attn(x).split(C, dim=2)", "k, q, v = self.c_attn(x).split(C, dim=2)"),
+    ],
+}
+
+WRONG = {
+    **KEPT_AS_FILES,
+    "mask_after_softmax.py": [
+        (TEXTBOOK_DOCSTRING, '"""Wrong: the mask is applied after the softmax (weights zeroed, rows not renormalised)."""'),
+        (MASKING, "    weights = torch.softmax(scores, dim=-1)\n"
+                  "    if mask is not None:\n        weights = weights * mask  # zero the masked weights\n"),
+    ],
+    "softmax_wrong_dim.py": [
+        (TEXTBOOK_DOCSTRING, '"""Wrong: softmax over the queries (dim=-2) instead of the keys."""'),
+        ("weights = torch.softmax(scores, dim=-1)", "weights = torch.softmax(scores, dim=-2)"),
+    ],
+    "heads_no_transpose.py": [
+        (TEXTBOOK_DOCSTRING, '"""Wrong: heads split with a plain reshape, without transposing."""'),
+        (HEAD_SPLIT, "        q = q.reshape(B, nh, T, hs)\n"
+                     "        k = k.reshape(B, nh, T, hs)\n"
+                     "        v = v.reshape(B, nh, T, hs)\n"),
+    ],
+}
+
+BADDBMM = Path(__file__).with_name("baddbmm_manual_softmax.py")
 DOCSTRING = '"""Correct, written differently: baddbmm on flattened batches, a logsumexp softmax, permute/reshape."""'
 SOFTMAX = "weights = torch.exp(scores - torch.logsumexp(scores, dim=-1, keepdim=True))"
 MATMUL = "out = torch.bmm(weights.reshape(-1, t_q, t_k), v.reshape(-1, t_k, d_v))"
 
-VARIANTS = {
+# The fair-checks corpus (tests/test_fair_checks.py).
+FAIR = {
     # Zero effort: every allowed key gets the same weight, whatever q and k say (the mask
     # is honoured, so rows sum to one, masked keys get 0 and the output ignores them).
     "uniform_weights.py": [
@@ -33,7 +90,10 @@ VARIANTS = {
     ],
 }
 
+BASES = {name: TEXTBOOK for name in WRONG} | {name: BADDBMM for name in FAIR}
+VARIANTS = {**WRONG, **FAIR}
+
 
 def write_variant(out_dir: Path, name: str) -> Path:
-    """``out_dir / name``: the base with ``VARIANTS[name]`` applied."""
-    return submission_variant(BASE, VARIANTS[name], out_dir, name)
+    """``out_dir / name``: its base with ``VARIANTS[name]`` applied."""
+    return submission_variant(BASES[name], VARIANTS[name], out_dir, name)

@@ -1,5 +1,7 @@
-"""ner_head attempts for the fair-checks corpus, each the correct ``functional.py`` with a few
-exact text replacements: ``write_variant(out_dir, name)`` writes ``name`` into ``out_dir``."""
+"""ner_head attempts, each the correct ``functional.py`` with a few exact text replacements:
+``write_variant(out_dir, name)`` writes ``name`` into ``out_dir``. ``WRONG`` are the attempts
+with one known mistake each (tests/test_ner_head_exercise.py, tests/test_refcache.py), the
+others belong to the fair-checks corpus (tests/test_fair_checks.py)."""
 
 from pathlib import Path
 
@@ -8,8 +10,37 @@ from conftest import submission_variant
 BASE = Path(__file__).with_name("functional.py")
 DOCSTRING = '"""Correct, written differently: F.cross_entropy with ignore_index, torch.optim.SGD, zip-based loops."""'
 LOSS = "return F.cross_entropy(logits.flatten(0, -2), labels.flatten(), ignore_index=-100)"
+SPANS = "return [tuple(s) for s in spans]"
 
-VARIANTS = {
+WRONG = {
+    "clamped_loss.py": [
+        (DOCSTRING, '"""Wrong: -100 labels are clamped to 0 and averaged with the rest."""'),
+        (LOSS, "return F.cross_entropy(logits.flatten(0, -2), labels.flatten().clamp(min=0))"),
+    ],
+    "drop_last_span.py": [
+        (DOCSTRING, '"""Wrong: an entity on the last tag is dropped."""'),
+        (SPANS, "return [tuple(s) for s in spans if s[2] < len(tags)]"),
+    ],
+    "every_subword.py": [
+        (DOCSTRING, '"""Wrong: every sub-word of a word gets the word\'s label."""'),
+        ("first = w is not None and (i == 0 or word_ids[i - 1] != w)", "first = w is not None"),
+    ],
+    "inclusive_spans.py": [
+        (DOCSTRING, '"""Wrong: span ends are inclusive."""'),
+        (SPANS, "return [(k, s, e - 1) for k, s, e in spans]"),
+    ],
+    "logit_dropout.py": [
+        (DOCSTRING, '"""Wrong: dropout applied to the logits, not the hidden states."""'),
+        ("return self.classifier(self.drop(hidden))", "return self.drop(self.classifier(hidden))"),
+    ],
+    "no_update.py": [
+        (DOCSTRING, '"""Wrong: train_head computes the loss but never steps the optimizer."""'),
+        ("        optimizer.step()\n", ""),
+    ],
+}
+
+# The fair-checks corpus.
+FAIR = {
     # Correct: cross_entropy wants the classes in dim 1, so (B, T, L) -> (B, L, T). Right for
     # every input the handout promises; wrong only for flat (N, L) logits, which it does not.
     "transposed_loss.py": [
@@ -22,6 +53,8 @@ VARIANTS = {
         ("        optimizer.zero_grad()\n", ""),
     ],
 }
+
+VARIANTS = {**WRONG, **FAIR}
 
 
 def write_variant(out_dir: Path, name: str) -> Path:
