@@ -169,36 +169,11 @@ def _prepare_out(opts: BatchOptions) -> None:
 
 
 def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSummary:
-    from grader.api import load_registry
-    from grader.registry import UnknownExercise
-
     submissions, out = opts.submissions.resolve(), opts.out.resolve()
-    if not submissions.is_dir():
-        raise BatchError(f"SUBMISSIONS must be a folder with one entry per student: {opts.submissions}")
-    if out == submissions or submissions in out.parents:
-        raise BatchError("--out must not be inside SUBMISSIONS (it would be taken for a student)")
-    if opts.canvas and not opts.roster:
-        raise BatchError("--canvas needs --roster (a gradebook export from Canvas)")
-    if opts.timeout <= 0 or opts.call_timeout <= 0:
-        raise BatchError("--timeout and --call-timeout must be positive")
-    _require_isolation(opts)
+    _check_options(opts, submissions, out)
     late = _late_settings(opts)
-    roster = None
-    if opts.roster:
-        from grader.batch.gradebook import RosterError, load_roster
-
-        try:
-            roster = load_roster(opts.roster)
-        except RosterError as exc:
-            raise BatchError(str(exc)) from None
-
-    registry = load_registry()
-    try:
-        specs = registry.select(opts.exercises)
-    except UnknownExercise as exc:
-        raise BatchError(str(exc)) from None
-    if not specs:
-        raise BatchError("no exercises are installed")
+    roster = _load_roster(opts)
+    registry, specs = _select_exercises(opts)
     job_options = JobOptions(
         exercises=[s.name for s in specs], device=opts.device, timeout=opts.timeout,
         call_timeout=opts.call_timeout, settings=dict(opts.settings),
@@ -226,24 +201,9 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
         if roster:  # an ambiguous match would put a score on another student's row: refuse before grading
             roster.assign(e.id for e in entries)
         previous = latest(read_journal(out / JOURNAL)) if opts.resume else {}
-        jobs, reused = [], 0
-        invalid = []
-        for entry in entries:
-            # The seed is an option like any other: it enters the fingerprint, so --resume
-            # regrades a student whose seed changed (another --seed, another secret).
-            options = dataclasses.replace(job_options, seed=seed)
-            fp = fingerprint(options, registry)
-            if reusable(previous.get(entry.id), entry.digest, fp):
-                reused += 1
-                continue
-            job = {
-                "id": entry.id, "digest": entry.digest, "label": entry.label, "source": entry.source(),
-                "options": options.to_json(), "fingerprint": fp,
-            }  # fmt: skip
-            if entry.kind == "invalid":
-                invalid.append(error_result(job, entry.problem))
-            else:
-                jobs.append(job)
+        # The seed is an option like any other: it enters the fingerprint, so --resume
+        # regrades a student whose seed changed (another --seed, another secret).
+        jobs, invalid, reused = _plan(entries, previous, dataclasses.replace(job_options, seed=seed), registry)
         if progress:
             progress.start(len(entries), reused)
 
@@ -259,20 +219,7 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
 
         for result in invalid:
             on_result(result)
-        if opts.cluster:
-            from grader.batch.cluster import ClusterUnavailable, run_on_cluster
-
-            workers = f"the cluster at {opts.cluster}"
-            try:
-                run_on_cluster(opts.cluster, jobs, on_result, connect_timeout=opts.cluster_timeout)
-            except ClusterUnavailable as exc:
-                raise BatchError(str(exc)) from None
-        else:
-            from grader.batch.engine import LocalPool, default_workers
-
-            count = opts.workers or default_workers(opts.device)
-            workers = f"{count} local worker{'s' * (count != 1)}"
-            LocalPool(count, out / "logs").run(jobs, on_result)
+        workers = _grade(jobs, opts, out, on_result)
     finally:
         journal.close()
         if progress:
@@ -307,6 +254,82 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
         retry=sum(1 for d in lines.values() if grader_failed(d)),
         late_warnings=_late_warnings(late, results),
     )
+
+
+def _check_options(opts: BatchOptions, submissions: Path, out: Path) -> None:
+    """Refuse a batch that cannot be run as asked, before anything is written."""
+    if not submissions.is_dir():
+        raise BatchError(f"SUBMISSIONS must be a folder with one entry per student: {opts.submissions}")
+    if out == submissions or submissions in out.parents:
+        raise BatchError("--out must not be inside SUBMISSIONS (it would be taken for a student)")
+    if opts.canvas and not opts.roster:
+        raise BatchError("--canvas needs --roster (a gradebook export from Canvas)")
+    if opts.timeout <= 0 or opts.call_timeout <= 0:
+        raise BatchError("--timeout and --call-timeout must be positive")
+    _require_isolation(opts)
+
+
+def _load_roster(opts: BatchOptions):
+    if not opts.roster:
+        return None
+    from grader.batch.gradebook import RosterError, load_roster
+
+    try:
+        return load_roster(opts.roster)
+    except RosterError as exc:
+        raise BatchError(str(exc)) from None
+
+
+def _select_exercises(opts: BatchOptions):
+    """The registry and the exercises the batch grades, in course order."""
+    from grader.api import load_registry
+    from grader.registry import UnknownExercise
+
+    registry = load_registry()
+    try:
+        specs = registry.select(opts.exercises)
+    except UnknownExercise as exc:
+        raise BatchError(str(exc)) from None
+    if not specs:
+        raise BatchError("no exercises are installed")
+    return registry, specs
+
+
+def _plan(entries, previous: dict, options: JobOptions, registry) -> tuple[list[dict], list[dict], int]:
+    """The jobs to grade, the results of entries that cannot be graded (invalid archives,
+    ...), and how many journal lines are reused as they are (``--resume``)."""
+    fp = fingerprint(options, registry)
+    jobs, invalid, reused = [], [], 0
+    for entry in entries:
+        if reusable(previous.get(entry.id), entry.digest, fp):
+            reused += 1
+            continue
+        job = {
+            "id": entry.id, "digest": entry.digest, "label": entry.label, "source": entry.source(),
+            "options": options.to_json(), "fingerprint": fp,
+        }  # fmt: skip
+        if entry.kind == "invalid":
+            invalid.append(error_result(job, entry.problem))
+        else:
+            jobs.append(job)
+    return jobs, invalid, reused
+
+
+def _grade(jobs: list[dict], opts: BatchOptions, out: Path, on_result) -> str:
+    """Grade ``jobs`` on the cluster or the local pool; says which, for the summary."""
+    if opts.cluster:
+        from grader.batch.cluster import ClusterUnavailable, run_on_cluster
+
+        try:
+            run_on_cluster(opts.cluster, jobs, on_result, connect_timeout=opts.cluster_timeout)
+        except ClusterUnavailable as exc:
+            raise BatchError(str(exc)) from None
+        return f"the cluster at {opts.cluster}"
+    from grader.batch.engine import LocalPool, default_workers
+
+    count = opts.workers or default_workers(opts.device)
+    LocalPool(count, out / "logs").run(jobs, on_result)
+    return f"{count} local worker{'s' * (count != 1)}"
 
 
 def _late_warnings(late, results) -> list[str]:
