@@ -31,7 +31,7 @@ from grader import notebooks, wire
 from grader.boundary import MISTAKE_PREFIX, ROOT_MODULE, WorkerConfig
 from grader.jail import JailUnavailable
 from grader.rules import RuntimeGuard  # imported here so the zygote has it before any jail
-from grader.sandbox import Hardening, harden
+from grader.sandbox import harden
 
 class _SiblingFinder(importlib.abc.MetaPathFinder):
     """Lets one submitted module ``import`` another by its course name."""
@@ -308,10 +308,9 @@ def run(sock: socket.socket, config: WorkerConfig) -> None:
     """Entry point in the forked child; never returns."""
     code = 0
     try:
-        hardening = Hardening()
         if config.role == "student":
             try:
-                hardening = harden(
+                harden(
                     config.limits, config.log_path, set(config.block_packages), config.device,
                     config.jail, config.isolation,
                 )  # fmt: skip
@@ -329,8 +328,6 @@ def run(sock: socket.socket, config: WorkerConfig) -> None:
             hello = worker.load()
         except BaseException as exc:  # noqa: BLE001 - the submission may do anything at import
             hello = {"ready": False, "error": describe_exception(exc, worker.files, worker.main_file)}
-        hello["hardening"] = hardening.applied
-        hello["unprotected"] = hardening.skipped
         wire.send_frame(sock, hello)
         if hello["ready"]:
             worker.serve()
