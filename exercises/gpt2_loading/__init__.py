@@ -99,7 +99,10 @@ def tiny_maker():
 
     name = "_grader_make_tiny_gpt2"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, DATA_DIR / "make_tiny_gpt2.py")
+        # The maker is code that ships with the course, wherever GRADER_DATA_DIR points.
+        from grader.data import REPO_DATA_DIR
+
+        spec = importlib.util.spec_from_file_location(name, REPO_DATA_DIR / "make_tiny_gpt2.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # dataclasses look their module up while the file runs
         spec.loader.exec_module(module)

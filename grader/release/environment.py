@@ -76,7 +76,9 @@ def make_kit_venv(kit_dir: Path, venv_dir: Path, say=lambda _: None) -> Path:
 
 def kit_env(venv_dir: Path) -> dict[str, str]:
     """Environment for commands run in the kit's venv: nothing leaks in from the course."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PIP_")) and k not in ("VIRTUAL_ENV", "GRADER_DATA_DIR")}
+    from grader.data import DATA_DIR_VARIABLE
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PIP_")) and k not in ("VIRTUAL_ENV", DATA_DIR_VARIABLE)}
     env["PYTHONNOUSERSITE"] = "1"
     env["VIRTUAL_ENV"] = str(venv_dir)
     env["PATH"] = str(venv_dir / "bin") + os.pathsep + env.get("PATH", "")
