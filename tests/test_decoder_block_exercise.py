@@ -2,40 +2,27 @@
 and the reference against implementations nobody here wrote (torch.nn.functional, and
 Hugging Face's GPT2Block)."""
 
-import functools
 import importlib.util
 import math
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import ROOT, SUBMISSIONS, check_named, grade_file
+from conftest import ROOT, check_named
+from conftest import graded as graded_submission
 from grader.results import PASSED
-from submissions.decoder_block.variants import VARIANTS, write_variant
-
-BLOCK = SUBMISSIONS / "decoder_block"
 GPT2_KEYS = [
     "ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight", "attn.c_proj.bias",
     "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias",
 ]  # fmt: skip
 
 
-@functools.cache
-def graded(name: str, folder: Path = BLOCK):
-    """Each submission is graded once per test session, however many tests look at it."""
-    return grade_file("decoder_block", folder / name)
-
-
-@pytest.fixture(scope="session")
-def variants_dir(tmp_path_factory) -> Path:
-    """The wrong submissions, written once from given_attention.py (see submissions/decoder_block/variants.py)."""
-    folder = tmp_path_factory.mktemp("decoder_block_variants")
-    for name in VARIANTS:
-        write_variant(folder, name)
-    return folder
+def graded(name: str):
+    """A kept file or a variant of given_attention.py (submissions/decoder_block/variants.py),
+    graded once per test session."""
+    return graded_submission("decoder_block", name)
 
 
 @pytest.mark.parametrize(
@@ -53,8 +40,8 @@ def variants_dir(tmp_path_factory) -> Path:
         ("in_place.py", "test_input_not_modified", "modified it in place"),
     ],
 )
-def test_wrong_submissions_get_partial_scores_and_named_mistakes(variants_dir, name, check, expected_message):
-    result = graded(name, variants_dir if name in VARIANTS else BLOCK)
+def test_wrong_submissions_get_partial_scores_and_named_mistakes(name, check, expected_message):
+    result = graded(name)
     assert 0 < result.score < result.max_score, result.to_json()
     failing = check_named(result, check)
     assert failing.status == "failed"

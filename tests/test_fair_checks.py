@@ -7,28 +7,10 @@ Each attempt below is graded with the instructor install (hidden checks included
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
-
 import pytest
-from conftest import SUBMISSIONS, check_named, grade_file
+from conftest import check_named, graded
 
 from grader.results import PASSED
-
-
-@functools.cache
-def _variant(exercise: str, name: str) -> Path:
-    import importlib
-    import tempfile
-
-    module = importlib.import_module(f"submissions.{exercise}.variants")
-    return module.write_variant(Path(tempfile.mkdtemp(prefix=f"fair_{exercise}_")), name)
-
-
-@functools.cache
-def graded(exercise: str, name: str):
-    path = SUBMISSIONS / exercise / name
-    return grade_file(exercise, path if path.exists() else _variant(exercise, name))
 
 
 def failed(result) -> list[str]:

@@ -2,11 +2,14 @@
 
 import pytest
 import torch
-from conftest import SUBMISSIONS, assert_named_failure, check_named, grade_file
+from conftest import assert_named_failure, check_named
+from conftest import graded as graded_submission
 
 from grader.results import PASSED
 
-SOFTMAX = SUBMISSIONS / "softmax"
+
+def graded(name: str):
+    return graded_submission("softmax", name)
 
 
 @pytest.mark.parametrize(
@@ -20,7 +23,7 @@ SOFTMAX = SUBMISSIONS / "softmax"
     ],
 )
 def test_wrong_submissions_get_partial_scores_and_named_mistakes(name, check, expected_message):
-    result = grade_file("softmax", SOFTMAX / name)
+    result = graded(name)
     # Normalising over the whole tensor is right only for 1-D inputs: no check is
     # all 1-D, so that one earns nothing; the others earn part of the points.
     low = 0 if name == "global_norm.py" else 1
@@ -30,12 +33,12 @@ def test_wrong_submissions_get_partial_scores_and_named_mistakes(name, check, ex
 
 @pytest.mark.parametrize("name", ["logsumexp.py", "loops.py", "einsum.py"])
 def test_differently_written_correct_submissions_get_full_marks(name):
-    result = grade_file("softmax", SOFTMAX / name)
+    result = graded(name)
     assert result.score == result.max_score, [c.to_json() for c in result.checks if c.status != PASSED]
 
 
 def test_failure_message_says_where_the_numbers_differ():
-    result = grade_file("softmax", SOFTMAX / "wrong_dim.py")
+    result = graded("wrong_dim.py")
     message = check_named(result, "test_values_match_reference").message
     assert "max abs error" in message and "at index" in message
 
