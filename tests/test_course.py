@@ -27,6 +27,7 @@ def test_the_course_is_registered_in_order():
     assert orders == sorted(orders) and len(set(orders)) == len(orders), "each exercise has its own place"
 
 
+@pytest.mark.slow
 def test_every_reference_earns_full_marks():
     results = check_solutions(COURSE)
     for result in results:

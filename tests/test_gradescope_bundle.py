@@ -234,6 +234,7 @@ def graded(installed):
 # --------------------------------------------------------------------------- the bundle itself
 
 
+@pytest.mark.slow
 def test_bundle_has_what_gradescope_expects_and_no_solution_code(installed):
     bundle, root, _ = installed
     with zipfile.ZipFile(bundle) as archive:
@@ -262,6 +263,7 @@ def test_bundle_has_what_gradescope_expects_and_no_solution_code(installed):
     assert leaks(root / "source")[0], "without the allowance the hidden checks must be reported"
 
 
+@pytest.mark.slow
 def test_setup_installed_the_kit_not_the_course(installed):
     _, root, python = installed
     probe = "import grader, exercises, importlib.util; print(grader.__file__); print(exercises.__file__); " \
@@ -276,6 +278,7 @@ def test_setup_installed_the_kit_not_the_course(installed):
 # --------------------------------------------------------------------------- grading
 
 
+@pytest.mark.slow
 def test_correct_submission_gets_full_marks_hidden_checks_after_published(graded):
     doc, printed = graded["correct"]
     assert_gradescope_format(doc)
@@ -292,6 +295,7 @@ def test_correct_submission_gets_full_marks_hidden_checks_after_published(graded
     assert f"score {doc['score']:g}" in printed
 
 
+@pytest.mark.slow
 def test_notebook_and_wrong_attempt(graded):
     doc, _ = graded["notebook_and_wrong"]
     assert_gradescope_format(doc)
@@ -306,6 +310,7 @@ def test_notebook_and_wrong_attempt(graded):
             assert "hidden check" in test["output"]
 
 
+@pytest.mark.slow
 def test_empty_submission_scores_zero_and_says_why(graded):
     doc, _ = graded["empty"]
     assert_gradescope_format(doc)
@@ -315,6 +320,7 @@ def test_empty_submission_scores_zero_and_says_why(graded):
     assert "no softmax.py" in doc["output"]
 
 
+@pytest.mark.slow
 def test_hostile_submission_forges_nothing_and_reads_nothing(graded):
     doc, printed = graded["hostile"]
     assert_gradescope_format(doc)
@@ -330,6 +336,7 @@ def test_hostile_submission_forges_nothing_and_reads_nothing(graded):
     assert not doc["output"].startswith("Graded for")
 
 
+@pytest.mark.slow
 def test_hostile_wrote_nothing_in_the_root(graded, installed):
     _, root, _ = installed
     results = root.parent / "root-hostile" / "results"

@@ -202,6 +202,7 @@ def _read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_a_batch_with_a_deadline_then_resumed_with_another_policy(tmp_path):
     subs = tmp_path / "subs"
     subs.mkdir()

@@ -117,6 +117,7 @@ def kit_files(kit: Path) -> list[Path]:
 # --------------------------------------------------------------------------- the build's own verification
 
 
+@pytest.mark.slow
 def test_release_is_verified_against_live_grading(release):
     report = release.report
     assert report.ok, report.problems
@@ -136,6 +137,7 @@ def test_release_is_verified_against_live_grading(release):
     assert "kit ready" in text
 
 
+@pytest.mark.slow
 def test_kit_layout_has_what_students_need_and_nothing_else(release):
     kit = release.kit
     for name in release.report.exercises:
@@ -154,6 +156,7 @@ def test_kit_layout_has_what_students_need_and_nothing_else(release):
     assert not [p for p in kit.rglob("*") if p.name == "__pycache__" or p.name.endswith(".egg-info")]
 
 
+@pytest.mark.slow
 def test_kit_holds_no_solution_code_and_no_hidden_check(release):
     texts = {p: p.read_bytes().decode("utf-8", "replace") for p in kit_files(release.kit)}
     # Independent of the release's own scan: distinctive solution lines and hidden check names.
@@ -172,6 +175,7 @@ def test_kit_holds_no_solution_code_and_no_hidden_check(release):
     assert problems == []
 
 
+@pytest.mark.slow
 def test_leak_scan_catches_solution_code_and_hidden_checks(release, tmp_path):
     kit = tmp_path / "kit"
     shutil.copytree(release.kit, kit, ignore=shutil.ignore_patterns("data"))
@@ -191,6 +195,7 @@ def test_leak_scan_catches_solution_code_and_hidden_checks(release, tmp_path):
 # --------------------------------------------------------------------------- grading in the kit's venv
 
 
+@pytest.mark.slow
 def test_kit_venv_sees_the_kit_not_the_course(release):
     probe = (
         "import grader, exercises, importlib.util\n"
@@ -204,6 +209,7 @@ def test_kit_venv_sees_the_kit_not_the_course(release):
     assert solutions == "None"
 
 
+@pytest.mark.slow
 def test_wrong_submission_gets_the_same_verdicts_as_live(kit_runs):
     code, doc = kit_runs["wrong"]
     assert code == 1
@@ -213,12 +219,14 @@ def test_wrong_submission_gets_the_same_verdicts_as_live(kit_runs):
     assert "no max subtraction" in large["message"]  # the recorded mistake is named without its code
 
 
+@pytest.mark.slow
 def test_notebook_submission_in_the_kit(release, kit_runs):
     code, doc = kit_runs["notebook"]
     assert code == 0 and doc["score"] == doc["max_score"] > 0
     assert doc["checks"] == live("softmax", release.outside / "softmax.ipynb")
 
 
+@pytest.mark.slow
 def test_unrecorded_seed_is_refused_up_front_in_one_line(release):
     solution = release.outside / "softmax_seed.py"
     shutil.copyfile(SOLUTIONS / "softmax.py", solution)
@@ -234,6 +242,7 @@ def test_unrecorded_seed_is_refused_up_front_in_one_line(release):
     assert code == 0 and doc["score"] == doc["max_score"] > 0
 
 
+@pytest.mark.slow
 def test_unrecorded_call_says_the_kit_is_out_of_date(release, tmp_path):
     """Below the CLI's refusal, the replayed reference still names the seed a miss comes from."""
     from grader.registry import load_registry
@@ -264,6 +273,7 @@ def test_unrecorded_call_says_the_kit_is_out_of_date(release, tmp_path):
 # --------------------------------------------------------------------------- what a student is told and offered
 
 
+@pytest.mark.slow
 def test_kit_readme_sets_up_a_venv_with_cpu_torch(release):
     readme = (release.kit / "README.md").read_text()
     assert "python3 -m venv .venv" in readme and "source .venv/bin/activate" in readme
@@ -276,6 +286,7 @@ def test_kit_readme_sets_up_a_venv_with_cpu_torch(release):
         assert command not in readme
 
 
+@pytest.mark.slow
 def test_kit_readme_says_what_is_checked_here_and_what_is_hidden(release):
     """Points visible and hidden per exercise, computed from the course's check files."""
     from grader.api import static_checks
@@ -300,6 +311,7 @@ def test_kit_readme_says_what_is_checked_here_and_what_is_hidden(release):
     assert "Your verdicts are the ones your instructor's grader gives" not in readme
 
 
+@pytest.mark.slow
 def test_kit_pyproject_leaves_out_instructor_dependencies(release):
     import tomllib
 
@@ -313,6 +325,7 @@ def test_kit_pyproject_leaves_out_instructor_dependencies(release):
     assert "dev" not in kit["optional-dependencies"]
 
 
+@pytest.mark.slow
 def test_kit_grade_hides_instructor_commands_and_options(release):
     top = kit_grade(release, "--help")
     assert top.returncode == 0, top.stderr
@@ -343,6 +356,7 @@ def test_course_grade_shows_instructor_commands(monkeypatch):
     assert refused.exit_code == 2 and "instructor" in refused.output
 
 
+@pytest.mark.slow
 def test_edited_check_file_is_reported_out_of_date(release, tmp_path):
     """A kit's check asking something new: named as out of date, in-process replay (no solution)."""
     from grader.api import grade
