@@ -245,7 +245,7 @@ def _is_numpy_scalar(value: Any) -> bool:
 class Decoder:
     """Rebuilds a value from (JSON tree, blob). Tensors come out as plain torch.Tensor."""
 
-    def __init__(self, blob: bytes, resolve_handle: Callable[[Handle], Any], device: Any = None):
+    def __init__(self, blob: bytes, resolve_handle: Callable[[Handle], Any]):
         self._tensors: dict[str, Any] = {}
         if blob:
             from safetensors.torch import load
@@ -255,7 +255,6 @@ class Decoder:
             except Exception as exc:  # safetensors raises its own error types
                 raise ProtocolError(f"tensor payload is not valid safetensors: {exc}") from None
         self._resolve = resolve_handle
-        self._device = device
 
     def decode(self, tree: Any) -> Any:
         if tree is None or isinstance(tree, (bool, int, float, str)):
@@ -299,7 +298,7 @@ class Decoder:
         tensor = self._tensors[key]
         if "layout" in tree:
             tensor = _strided(tensor, tree["layout"])
-        device = self._device if self._device is not None else tree.get("device", "cpu")
+        device = tree.get("device", "cpu")
         if str(device) != "cpu":
             tensor = tensor.to(device)
         if tree.get("requires_grad") and tensor.is_floating_point():

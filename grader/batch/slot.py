@@ -131,11 +131,6 @@ class Slot:
                 self.fingerprints[key] = f"unavailable: {exc}"
         return self.fingerprints[key]
 
-    def run(self, job: dict, token: str = "") -> dict:
-        result = self.grade(job, token)
-        self.cleanup()
-        return result
-
     def grade(self, job: dict, token: str = "") -> dict:
         """Grade ``job`` in a fresh child; call :meth:`cleanup` once the result is passed on.
 
