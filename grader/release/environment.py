@@ -96,7 +96,7 @@ def _run(cmd: list[str], what: str, timeout: float, cwd: Path | None = None, env
     return proc.stdout
 
 
-def _check_isolation(python: Path, kit_dir: Path, env, cwd: Path) -> str:
+def check_isolation(python: Path, kit_dir: Path, env, cwd: Path) -> str:
     probe = (
         "import importlib.util, json, grader, exercises\n"
         "print(json.dumps({'grader': grader.__file__, 'exercises': exercises.__file__,"

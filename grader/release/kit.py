@@ -19,13 +19,13 @@ from grader.release.report import KitReport
 from grader.release.scan import strip_hidden_checks
 from grader.spec import ExerciseSpec
 
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", "*.egg-info")
+COPY_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", "*.egg-info")
 
 
 # --------------------------------------------------------------------------- choosing
 
 
-def _choose(names: list[str] | None) -> tuple[list[ExerciseSpec], list[ExerciseSpec]]:
+def choose_exercises(names: list[str] | None) -> tuple[list[ExerciseSpec], list[ExerciseSpec]]:
     """(the exercises asked for, those plus the ones they import), in course order."""
     from grader.api import with_requirements
     from grader.registry import UnknownExercise, load_registry
@@ -49,7 +49,7 @@ def _choose(names: list[str] | None) -> tuple[list[ExerciseSpec], list[ExerciseS
     return chosen, included
 
 
-def _check_target(kit_dir: Path, force: bool) -> None:
+def check_target(kit_dir: Path, force: bool) -> None:
     kit = kit_dir.resolve()
     if kit == COURSE_ROOT or kit in COURSE_ROOT.parents:
         raise ReleaseError(f"{kit_dir} holds the course itself; choose another folder for the kit")
@@ -75,10 +75,10 @@ def _check_target(kit_dir: Path, force: bool) -> None:
 # --------------------------------------------------------------------------- writing the kit
 
 
-def _copy_exercise(spec: ExerciseSpec, kit_exercises: Path, report: KitReport) -> None:
+def copy_exercise(spec: ExerciseSpec, kit_exercises: Path, report: KitReport) -> None:
     src = Path(spec.stub).parent
     dst = kit_exercises / src.name
-    shutil.copytree(src, dst, ignore=_IGNORE, dirs_exist_ok=True)
+    shutil.copytree(src, dst, ignore=COPY_IGNORE, dirs_exist_ok=True)
     for path in dst.rglob("*.py"):
         text = path.read_text()
         try:
@@ -90,13 +90,16 @@ def _copy_exercise(spec: ExerciseSpec, kit_exercises: Path, report: KitReport) -
             report.stripped_hidden += [f"{spec.name}:{n}" for n in names]
 
 
-def _kit_spec(spec: ExerciseSpec, kit_dir: Path) -> ExerciseSpec:
+def kit_spec(spec: ExerciseSpec, kit_dir: Path) -> ExerciseSpec:
     """The spec as the kit sees it (its stub and checks), still pointing at the course's solution."""
 
     def moved(path: Path) -> Path:
         return kit_dir / Path(path).resolve().relative_to(COURSE_ROOT)
 
     return dataclasses.replace(spec, stub=moved(spec.stub), checks=tuple(moved(p) for p in spec.checks))
+
+
+_kit_spec = kit_spec  # the old name, still imported by tests/test_secret_seed.py
 
 
 def _toml_list(values: Iterable[str]) -> str:
@@ -133,6 +136,13 @@ def kit_dependencies(course: dict) -> tuple[list[str], dict[str, list[str]]]:
     return deps, extras
 
 
+def _grader_packages() -> list[str]:
+    """The grader's packages (each folder with an ``__init__.py``), all copied into a kit. The
+    course finds its packages by pattern; a kit names them, as it ships only some exercises."""
+    inits = (COURSE_ROOT / "grader").rglob("__init__.py")
+    return sorted(".".join(p.parent.relative_to(COURSE_ROOT).parts) for p in inits if "__pycache__" not in p.parts)
+
+
 def kit_pyproject(included: list[ExerciseSpec]) -> str:
     """The kit's pyproject.toml: the course's metadata minus solutions, tests, dev extras and
     instructor-only dependencies; the extras students may want (``.[notebook]``)."""
@@ -145,9 +155,7 @@ def kit_pyproject(included: list[ExerciseSpec]) -> str:
     eps = {ep.name: ep.value for ep in entry_points(group="grader.exercises") if ep.name in names}
     for spec in included:
         eps.setdefault(spec.name, f"exercises.{Path(spec.stub).parent.name}:EXERCISE")
-    packages = [p for p in course.get("tool", {}).get("setuptools", {}).get("packages", []) if p.split(".")[0] == "grader"]
-    packages = packages or ["grader"]
-    packages += ["exercises"] + [f"exercises.{Path(s.stub).parent.name}" for s in included]
+    packages = _grader_packages() + ["exercises"] + [f"exercises.{Path(s.stub).parent.name}" for s in included]
     grader_data = course.get("tool", {}).get("setuptools", {}).get("package-data", {}).get("grader", ["*.ini"])
     scripts = project.get("scripts", {"grade": "grader.cli:main"})
     text = [
@@ -193,10 +201,9 @@ def points_checked(spec: ExerciseSpec) -> tuple[float, int, float, int]:
     return sum(c.points for c in shown), len(shown), sum(c.points for c in hidden), len(hidden)
 
 
-def kit_readme(included: list[ExerciseSpec], seeds: list[int]) -> str:
-    course = _course_pyproject()
-    python = course.get("project", {}).get("requires-python", ">=3.10")
-    _, extras = kit_dependencies(course)
+def _exercise_rows(included: list[ExerciseSpec]) -> tuple[list[str], tuple[float, int, float, int]]:
+    """The README's table of exercises (one Markdown row each, then the totals) and the totals:
+    visible points and checks, hidden points and checks."""
     rows = []
     totals = [0.0, 0, 0.0, 0]
     for spec in included:
@@ -210,6 +217,11 @@ def kit_readme(included: list[ExerciseSpec], seeds: list[int]) -> str:
         )
     here, n_here, hidden, n_hidden = totals
     rows.append(f"| | **all** | | | | **{here:g}** ({n_here} checks) | **{hidden:g}** ({n_hidden} checks) | **{here + hidden:g}** |")
+    return rows, (here, n_here, hidden, n_hidden)
+
+
+def _command_lines(included: list[ExerciseSpec]) -> str:
+    """The README's commands, each with what it does, on the first exercise."""
     first = included[0].name
     stub_path = f"exercises/{Path(included[0].stub).parent.name}/{Path(included[0].stub).name}"
     pairs = [
@@ -222,7 +234,15 @@ def kit_readme(included: list[ExerciseSpec], seeds: list[int]) -> str:
         (f"grade exercise {first} --json", "one JSON document on stdout"),
     ]
     width = max(len(c) for c, _ in pairs) + 2
-    commands = "\n".join(f"    {c.ljust(width)}# {why}" for c, why in pairs)
+    return "\n".join(f"    {c.ljust(width)}# {why}" for c, why in pairs)
+
+
+def kit_readme(included: list[ExerciseSpec], seeds: list[int]) -> str:
+    course = _course_pyproject()
+    python = course.get("project", {}).get("requires-python", ">=3.10")
+    _, extras = kit_dependencies(course)
+    rows, (here, n_here, hidden, n_hidden) = _exercise_rows(included)
+    commands = _command_lines(included)
     notebook_install = (
         '    pip install -e ".[notebook]"   # the same, plus Jupyter, to work in the notebooks\n' if "notebook" in extras else ""
     )
@@ -305,7 +325,7 @@ that was never recorded: get a fresh kit (and do not edit the `test_*.py` files)
 """
 
 
-def _clean(kit_dir: Path) -> None:
+def clean_kit(kit_dir: Path) -> None:
     """Remove what installing and running the kit left in it (bytecode, egg-info)."""
     for path in list(kit_dir.rglob("__pycache__")) + list(kit_dir.glob("*.egg-info")):
         shutil.rmtree(path, ignore_errors=True)

@@ -2,7 +2,7 @@
 
 The solutions, the stubs and each known mistake are graded through
 :class:`grader.replay.Recorder`, so every call those submissions make to the reference is
-recorded; :func:`_record` returns the recorder and each pass with its live results.
+recorded; :func:`record_reference` returns the recorder and each pass with its live results.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def _grade_pass(p: _Pass, recorder, support: list[ExerciseSpec], device: str, in
     return {r.exercise: r for r in grade(p.specs, submission, options, support=support)}
 
 
-def _record(kit_specs, support, seeds, device, work: Path, say, mistakes: int | None = None, include_hidden: bool = False):
+def record_reference(kit_specs, support, seeds, device, work: Path, say, mistakes: int | None = None, include_hidden: bool = False):
     """Grade every pass live, recording the reference; the passes and their live results.
 
     ``include_hidden``: run the hidden checks too (a private bundle that ships them, see

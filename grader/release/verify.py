@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from grader.release.course import DEFAULT_SEED, ReleaseError
-from grader.release.environment import _check_isolation, kit_env, make_kit_venv
+from grader.release.environment import check_isolation, kit_env, make_kit_venv
 from grader.release.report import KitReport, PassCheck
 
 
@@ -59,12 +59,12 @@ print("\\n" + json.dumps(out))
 """
 
 
-def _verify_in_venv(kit_dir: Path, venv_dir: Path, passes, device: str, report: KitReport, say) -> None:
+def verify_in_venv(kit_dir: Path, venv_dir: Path, passes, device: str, report: KitReport, say) -> None:
     python = make_kit_venv(kit_dir, venv_dir, say)
     env = kit_env(venv_dir)
     scratch = Path(tempfile.mkdtemp(prefix="kit-run-"))
     try:
-        report.verified.append(_check_isolation(python, kit_dir, env, scratch))
+        report.verified.append(check_isolation(python, kit_dir, env, scratch))
         grade = str(venv_dir / "bin" / "grade")
         runs: list[tuple[list, subprocess.Popen, str | None]] = []  # (passes, process, stdin)
         rest = []
