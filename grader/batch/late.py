@@ -115,22 +115,33 @@ def parse_policy(text: str) -> Policy:
             raise LateError(f"late policy {text!r}: an empty clause (two commas?); write e.g. {GRAMMAR}")
         if m := RATE.match(clause):
             _once(fields, "rate", clause, text)
-            rate = float(m["n"])
+            rate = _number(m["n"], clause, text)
             if m["kind"] == "%" and rate > 100:
                 raise LateError(f"late policy {text!r}: {clause!r} takes more than 100% per period")
             fields.update(rate=rate, percent=m["kind"] == "%", period=_unit(m["unit"], clause, text))
         elif m := LIMIT.match(clause):
             key = "max_late" if m["word"] == "max" else "grace"
             _once(fields, key, clause, text)
-            fields[key] = float(m["n"]) * _unit(m["unit"], clause, text)
+            try:
+                fields[key] = _number(m["n"], clause, text) * _unit(m["unit"], clause, text)
+            except OverflowError:  # more days than a datetime can count
+                raise LateError(f"late policy {text!r}: {clause!r} is longer than any deadline can be late") from None
         elif m := CAP.match(clause):
             _once(fields, "cap", clause, text)
-            fields.update(cap=float(m["n"]), cap_percent=m["kind"] == "%")
+            fields.update(cap=_number(m["n"], clause, text), cap_percent=m["kind"] == "%")
         else:
             raise LateError(f"late policy {text!r}: cannot read {clause!r}; write e.g. {GRAMMAR}")
     if "rate" not in fields:
         raise LateError(f"late policy {text!r} has no rate (such as 10%/day or 2 points/day)")
     return Policy(text=text.strip(), **fields)  # type: ignore[arg-type]
+
+
+def _number(digits: str, clause: str, text: str) -> float:
+    # float("9" * 400) is inf, which no penalty, cap or period can mean.
+    value = float(digits)
+    if not math.isfinite(value):
+        raise LateError(f"late policy {text[:80]!r}: the number in {clause[:80]!r} is too large")
+    return value
 
 
 def _once(fields: dict, key: str, clause: str, text: str) -> None:
@@ -182,7 +193,11 @@ def load_times(path: Path, zone: tzinfo | None = None) -> Times:
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
-            columns = {(c or "").strip().lower(): c for c in reader.fieldnames or []}
+            names = [(c or "").strip().lower() for c in reader.fieldnames or []]
+            columns = {name: c for name, c in zip(names, reader.fieldnames or [])}
+            for wanted in ("id", "submitted_at"):
+                if names.count(wanted) > 1:  # csv.DictReader would silently keep the last one
+                    raise LateError(f"--times {path}: {names.count(wanted)} columns are named {wanted}; keep one")
             if "id" not in columns or "submitted_at" not in columns:
                 raise LateError(f"--times {path}: needs the columns id and submitted_at (found {', '.join(map(repr, columns)) or 'none'})")
             times = Times(source=str(path))
