@@ -401,6 +401,7 @@ def subreaper():
 # --------------------------------------------------------------------------- the suite
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["root", "user"])
 def test_hostile_batch_changes_no_grade_and_leaves_nothing_behind(mode, baseline, tmp_path_factory, subreaper):
     _skip_mode(mode)
@@ -522,6 +523,7 @@ os.execvp(sys.argv[1], sys.argv[1:])
 """
 
 
+@pytest.mark.slow
 def test_a_machine_without_namespaces_refuses_to_grade_unless_told(tmp_path):
     """unshare denied (as a container's default seccomp profile does): the batch stops in one
     line naming --no-sandbox; with --no-sandbox it grades, each result marked as such."""
