@@ -16,7 +16,7 @@ from grader.results import ExerciseResult
 from grader.runner import GradeOptions, grade
 from grader.sandbox import Limits
 from grader.secret import SecretUnavailable, default_seed
-from grader.spec import ExerciseInfo, ExerciseSpec, StaticCheck
+from grader.spec import ExerciseInfo, ExerciseSpec, StaticCheck, marked_points
 from grader.submission import (
     Submission,
     SubmissionError,
@@ -61,17 +61,19 @@ def _points_of(path: Path, node: ast.FunctionDef) -> tuple[float, bool, int]:
     for dec in node.decorator_list:
         target = dec.func if isinstance(dec, ast.Call) else dec
         name = ast.unparse(target)
-        if name.endswith("mark.points") and isinstance(dec, ast.Call) and dec.args:
+        if name.endswith("mark.points"):
+            # The plugin's rule (spec.marked_points): what it refuses when the checks run is
+            # refused here too, never guessed as 1.
+            args = dec.args if isinstance(dec, ast.Call) else []
+            keywords = dec.keywords if isinstance(dec, ast.Call) else []
             try:
-                points = float(ast.literal_eval(dec.args[0]))
-            except (ValueError, TypeError):
-                # The plugin refuses it when the checks run; say so here too, never guess 1.
-                raise CheckFileError(
-                    f"{path}, line {dec.lineno}: {node.name}: @pytest.mark.points needs one number, "
-                    f"got {ast.unparse(dec.args[0])}"
-                ) from None
-            if points < 0:
-                raise CheckFileError(f"{path}, line {dec.lineno}: {node.name}: points must not be negative")
+                points = marked_points(
+                    tuple(ast.literal_eval(a) for a in args), {k.arg: ast.literal_eval(k.value) for k in keywords}
+                )
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
+                written = ", ".join(ast.unparse(a) for a in [*args, *keywords]) or "nothing"
+                why = exc if "negative" in str(exc) else f"@pytest.mark.points needs one number, got {written}"
+                raise CheckFileError(f"{path}, line {dec.lineno}: {node.name}: {why}") from None
         elif name.endswith("mark.hidden"):
             hidden = True
         elif name.endswith("mark.parametrize") and isinstance(dec, ast.Call) and len(dec.args) >= 2:

@@ -44,7 +44,7 @@ from grader.results import (
     CheckResult,
     ExerciseResult,
 )
-from grader.spec import ExerciseSpec
+from grader.spec import ExerciseSpec, marked_points
 from grader.submission import Submission
 
 MESSAGE_LIMIT = 1500
@@ -73,12 +73,10 @@ def points_of(item: pytest.Item) -> float:
     marker = item.get_closest_marker("points")
     if marker is None:
         return 1.0
-    if len(marker.args) != 1 or marker.kwargs or isinstance(marker.args[0], bool):
-        raise pytest.UsageError(f"{item.nodeid}: use @pytest.mark.points(n) with one number")
-    value = marker.args[0]
-    if not isinstance(value, (int, float)) or value < 0:
-        raise pytest.UsageError(f"{item.nodeid}: points must be a non-negative number, got {value!r}")
-    return float(value)
+    try:
+        return marked_points(marker.args, marker.kwargs)
+    except ValueError as exc:
+        raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
 
 
 @dataclass

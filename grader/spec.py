@@ -74,3 +74,16 @@ class StaticCheck:
     name: str
     points: float
     hidden: bool = False
+
+
+def marked_points(args: tuple, kwargs: dict) -> float:
+    """The points a ``@pytest.mark.points(...)`` marker gives: one non-negative number.
+
+    The one rule for the plugin (when the checks run) and ``grader.api`` (reading check files
+    without running them), so both refuse the same markers: ValueError saying what is wrong."""
+    if len(args) != 1 or kwargs or isinstance(args[0], bool) or not isinstance(args[0], (int, float)):
+        given = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]) or "nothing"
+        raise ValueError(f"@pytest.mark.points needs one number, got {given}")
+    if args[0] < 0:
+        raise ValueError(f"points must not be negative, got {args[0]!r}")
+    return float(args[0])
