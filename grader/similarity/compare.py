@@ -11,6 +11,12 @@ the n*(n-1)/2 pairs of a class. Two kinds of fingerprint never count:
 
 A pair's similarity is asymmetric: the share of A's counted fingerprints that B also has,
 and the other way round, so that a short file copied into a long one shows as 100%.
+
+The common rule cannot tell an idiom from one file passed round more than
+``common_limit`` students: such a ring's fingerprints are all common and it would vanish.
+So files with the very same fingerprints (names and layout aside) are also grouped, and
+a group larger than the limit is listed as a group (``Comparison.groups``), not as its
+n*(n-1)/2 pairs.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ class Comparison:
     documents: dict[str, Document] = field(default_factory=dict)  # student -> document
     common: set[int] = field(default_factory=set)
     pairs: list[Pair] = field(default_factory=list)
+    groups: list[list[str]] = field(default_factory=list)  # identical files, more than the common limit, largest first
 
     def shared_lines(self, pair: Pair) -> tuple[set[int], set[int]]:
         """The lines of A and of B covered by the fingerprints they share (to highlight)."""
@@ -102,4 +109,14 @@ def compare(exercise: str, documents: list[Document], common_limit: int | None =
         a, b = documents[i], documents[j]
         pairs.append(Pair(exercise, a.student, b.student, count / counted[i], count / counted[j], count))
     pairs.sort(key=lambda p: (-p.similarity, -p.shared, p.student_a, p.student_b))
-    return Comparison(exercise, {d.student: d for d in documents}, common, pairs)
+    return Comparison(exercise, {d.student: d for d in documents}, common, pairs, _identical(documents, limit, min_shared))
+
+
+def _identical(documents: list[Document], limit: int, min_shared: int) -> list[list[str]]:
+    """Groups of more than ``limit`` documents with the same fingerprints (at least ``min_shared``)."""
+    same: dict[frozenset[int], list[str]] = {}
+    for doc in documents:
+        if len(doc.fingerprint.spans) >= min_shared:
+            same.setdefault(frozenset(doc.fingerprint.spans), []).append(doc.student)
+    groups = [sorted(students) for students in same.values() if len(students) > limit]
+    return sorted(groups, key=lambda g: (-len(g), g[0]))

@@ -31,6 +31,9 @@ from typing import NamedTuple
 # k 8 pairs independent softmaxes (short idioms match), k 14 loses reordered copies.
 K = 10  # tokens per k-gram: about one line of normalized code (shorter matches are idioms)
 WINDOW = 6  # so a shared run of 15 tokens (under two lines) is always found
+# A solution is a few thousand tokens. Tokenizing is pure Python (some 20 us a token), so
+# a 1 MB file of "1," would cost half a minute; past this a file is padded or generated.
+MAX_TOKENS = 50_000
 
 # Token kinds that carry no meaning for what the code does.
 _DROPPED = {
@@ -68,6 +71,9 @@ def normalize(source: str) -> tuple[list[Token], str]:
     note = ""
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if len(raw) >= MAX_TOKENS:
+                note = f"compared up to line {tok.start[0]} only (its first {MAX_TOKENS} tokens; a solution has a few thousand)"
+                break
             raw.append(tok)
     except (tokenize.TokenError, SyntaxError) as exc:  # IndentationError is a SyntaxError
         line = getattr(exc, "lineno", None) or (exc.args[1][0] if len(exc.args) > 1 and isinstance(exc.args[1], tuple) else None)

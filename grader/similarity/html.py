@@ -27,8 +27,11 @@ STYLE = """
 .sim-sides mark { background: #ffe08a; display: inline-block; width: 100%; }
 .sim-gap { color: #999; } .sim-ln { color: #999; user-select: none; }
 """
-# C0/C1 controls but tab and newline: they have no business in a page.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0/C1 controls but tab and newline: they have no business in a page. Nor do bidi
+# controls: a right-to-left override in one id would reverse the rest of its line
+# ("alice (100%) and bob (3%)" read with the numbers swapped).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+GROUP_IDS = 50  # ids shown per group of identical files
 
 
 def _text(value: object) -> str:
@@ -69,10 +72,21 @@ def _pair_detail(comparison: Comparison, pair: Pair, open_: bool) -> str:
     )
 
 
+def _groups(comparison: Comparison) -> str:
+    """Files identical to more than the common limit of others: too many to be pairs (see compare)."""
+    out = []
+    for group in comparison.groups:
+        ids = ", ".join(_text(sid) for sid in group[:GROUP_IDS]) + (f", … {len(group) - GROUP_IDS} more" if len(group) > GROUP_IDS else "")
+        out.append(f'<p class="error">{len(group)} files have the same code (names and layout aside), so many that it '
+                   f"counts as common and they are not listed as pairs: a short idiom, or one file passed round: {ids}.</p>")  # fmt: skip
+    return "".join(out)
+
+
 def _exercise(comparison: Comparison) -> str:
-    head = f"<h3>{_text(comparison.exercise)}</h3>"
+    head = f"<h3>{_text(comparison.exercise)}</h3>" + _groups(comparison)
     if not comparison.pairs:
-        return head + f'<p class="none">No two of the {len(comparison.documents)} files compared share code beyond the stub and common idioms.</p>'
+        other = " other" if comparison.groups else ""
+        return head + f'<p class="none">No{other} two of the {len(comparison.documents)} files compared share code beyond the stub and common idioms.</p>'
     rows = "".join(
         f"<tr><td>{_text(p.student_a)}</td><td>{_text(p.student_b)}</td><td class=\"num\">{_pct(p.similarity_a)}</td>"
         f"<td class=\"num\">{_pct(p.similarity_b)}</td><td class=\"num\">{p.shared}</td></tr>"
