@@ -184,7 +184,7 @@ def kit_pyproject(included: list[ExerciseSpec]) -> str:
         "",
         "[tool.setuptools.package-data]",
         f"grader = {json.dumps(list(grader_data))}",
-        'exercises = ["*/*.md", "*/*.reference.json", "*/*.reference.bin"]',
+        'exercises = ["*/*.reference.json", "*/*.reference.bin"]',
         "",
     ]
     return "\n".join(text)
