@@ -173,6 +173,14 @@ def grade_exercise(name: str, submission: Path | Submission | None = None, optio
     return grade_exercises([name], submission, options)[0]
 
 
+def missing_isolation() -> str | None:
+    """Why this machine grades without the jail (macOS, WSL, a locked-down container), or
+    None where the jail holds."""
+    from grader.jail import probe
+
+    return probe()
+
+
 def check_solutions(names: list[str] | None = None, options: GradeOptions | None = None) -> list[ExerciseResult]:
     """Grade the reference solutions as a submission (CI: they must earn full marks)."""
     return grade_exercises(names, options=options, solutions=True)
@@ -191,5 +199,6 @@ __all__ = [
     "grade_exercise",
     "grade_exercises",
     "check_solutions",
+    "missing_isolation",
     "submission_for",
 ]

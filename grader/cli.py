@@ -85,8 +85,9 @@ class KitHiddenOption(click.Option):
 
 
 def _start_workers_early() -> None:
-    """Start the zygote now so its torch import overlaps ours. (Straight from
-    grader.zygote, not through grader.api: importing the library first would delay it.)"""
+    """Start the zygote now so its torch import overlaps ours. (Straight from grader.zygote,
+    the one library module the CLI imports besides grader.api and the display helpers:
+    importing grader.api first would delay the start by its own imports.)"""
     from grader.zygote import default_zygote
 
     default_zygote()
@@ -150,9 +151,9 @@ def _run(names, submission, device, seed, timeout, solutions=False, settings=Non
 def _note_missing_isolation() -> None:
     """Say once, on stderr, when this machine grades without the jail (macOS, WSL, a locked-down
     container): fine for one's own code, which is all `grade exercise` runs."""
-    from grader.jail import probe
+    from grader.api import missing_isolation
 
-    reason = probe()
+    reason = missing_isolation()
     if reason is not None:
         click.echo(f"note: grading without isolation on this machine ({reason}); fine for your own code", err=True)
 
