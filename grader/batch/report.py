@@ -333,9 +333,14 @@ def _known_mistakes(f: _Failures) -> str:
 
 
 def _errors(results: ClassResults) -> str:
-    rows = [[escape(s.id), escape(s.label), f'<span class="error">{escape(s.error)}</span>'] for s in results.errored()]
+    # The whole error is in the student's feedback.txt; a page of hundreds holds its start.
+    rows = [[escape(s.id), escape(s.label), f'<span class="error">{escape(_cut(s.error, 1000))}</span>'] for s in results.errored()]
     body = _table(["student", "submission", "why"], rows) if rows else '<p class="none">Every submission was graded.</p>'
     return f'<section id="errors"><h2>Students whose grading errored</h2>{body}</section>'
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _feedback_link(student: StudentRecord) -> str:
@@ -345,10 +350,18 @@ def _feedback_link(student: StudentRecord) -> str:
 
 
 def _students(results: ClassResults) -> str:
-    rows = [[escape(s.id), *(s.results[name].score for name in results.names), s.total, escape(s.status_text), _feedback_link(s)]
-            for s in results.students]  # fmt: skip
-    numeric = set(range(1, len(results.names) + 2))
-    table = _table(["student", *results.names, "total", "status", "feedback"], rows, numeric, sortable=True)
+    # With --deadline the grade is the total after the late penalty (grader.batch.late): show both.
+    late = any(s.late is not None for s in results.students)
+    rows = []
+    for s in results.students:
+        row = [escape(s.id), *(s.results[name].score for name in results.names), s.total]
+        if late:
+            row += [s.late.penalty, s.final] if s.late is not None else ["", ""]
+        status = s.status_text + (f", {s.late.status}" if s.late is not None else "")
+        rows.append([*row, escape(status), _feedback_link(s)])
+    header = ["student", *results.names, "total", *(["late penalty", "final"] if late else []), "status", "feedback"]
+    numeric = set(range(1, len(header) - 2))
+    table = _table(header, rows, numeric, sortable=True)
     hint = '<p class="hint" hidden>Click a column heading to sort by it; click again to reverse.</p>'
     return f'<section id="students"><h2>All students</h2>{hint}{table}</section>'
 
