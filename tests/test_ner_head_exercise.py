@@ -1,4 +1,7 @@
-"""The NER-head exercise: reference, stub, wrong and differently written submissions, oracles."""
+"""The NER-head exercise: reference, stub, wrong and differently written submissions, oracles.
+
+The wrong submissions are functional.py with one mistake written in
+(submissions/ner_head/variants.py); ``conftest.graded`` writes and grades each once."""
 
 import importlib.util
 import random
@@ -6,12 +9,10 @@ import random
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import ROOT, SUBMISSIONS, assert_named_failure, check_named
+from conftest import ROOT, assert_named_failure, check_named
 from conftest import graded as graded_submission
 
 from grader.results import PASSED
-
-NER = SUBMISSIONS / "ner_head"
 
 
 def graded(name: str):
