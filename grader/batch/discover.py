@@ -47,6 +47,9 @@ class Caps:
 
 
 DEFAULT_CAPS = Caps()
+# Folders inside one submission: a student's work is a few levels deep; os.walk recurses
+# once per level, so a tree 1,000 deep would end the whole batch with a RecursionError.
+MAX_FOLDER_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -157,11 +160,20 @@ def _canvas_entry(uid: str, files: list[tuple[str, str]], caps: Caps) -> Entry:
     return Entry(uid, "files", tuple(p for p, _ in files), tuple(n for _, n in files), digest)
 
 
+def folder_entry(folder: Path, caps: Caps = DEFAULT_CAPS) -> Entry:
+    """``folder`` as one student's entry: kind "invalid" with the problem when it holds too
+    many files or bytes or is nested too deep (the Gradescope autograder checks its folder so)."""
+    return _folder_entry(folder, caps)
+
+
 def _folder_entry(folder: Path, caps: Caps) -> Entry:
     members: list[tuple[str, Path]] = []
     total = 0
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not is_junk(d))
+        if dirnames and len(Path(dirpath).relative_to(folder).parts) >= MAX_FOLDER_DEPTH:
+            return Entry(folder.name, "invalid", (str(folder),),
+                         problem=f"{folder.name}/ has folders nested more than {MAX_FOLDER_DEPTH} deep")  # fmt: skip
         for name in sorted(filenames):
             if is_junk(name):
                 continue

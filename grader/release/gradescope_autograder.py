@@ -128,6 +128,7 @@ def write_results(root: Path, doc: dict) -> Path:
 def grade_submission(root: Path) -> dict:
     """Grade ROOT/submission with the bundle's checks; Gradescope's results document."""
     from grader.api import grade_exercises, with_requirements
+    from grader.batch.discover import folder_entry
     from grader.batch.gradescope import document
     from grader.batch.job import GRADED
     from grader.batch.records import WITHOUT_ISOLATION, ClassResults, StudentRecord
@@ -156,10 +157,17 @@ def grade_submission(root: Path) -> dict:
         source = root / "submission"
         if not source.is_dir() or source.is_symlink():
             raise AutograderError("no submission folder was found")
+        # The batch's limits (files, bytes, folder depth) before anything is copied: a tree
+        # nested 1,000 deep would otherwise end in a RecursionError blamed on the autograder.
+        entry = folder_entry(source)
+        if entry.kind == "invalid":
+            raise AutograderError(entry.problem)
         try:
             folder = materialize({"kind": "dir", "paths": [str(source)]}, work / "submission")
         except UnpackError as exc:
             raise AutograderError(str(exc)) from None
+        except OSError as exc:  # a name too long, a file that cannot be read: the submission's, not ours
+            raise AutograderError(f"your submission cannot be copied: {exc.strerror or exc}") from None
         support = with_requirements(specs, registry)
         submission = resolve(folder, specs, support, "your submission", single_file=len(specs) == 1)
         options = GradeOptions(device="cpu", seed=config.seed, include_hidden=True, isolation=config.isolation)
