@@ -2,7 +2,8 @@
 (no bundle built): trees nested too deep or holding too many files, links, FIFOs and
 device files, names with newlines, and submission_metadata.json of every wrong shape.
 Each ends in a results.json in Gradescope's format with a one-line reason the student
-can act on, never "the autograder failed"."""
+can act on, never "the autograder failed". The same deep trees reach ``grade batch`` as
+folders and zips: there they are one student's problem, not the end of the batch."""
 
 from __future__ import annotations
 
@@ -126,3 +127,16 @@ def test_a_batch_with_one_folder_nested_1200_deep_goes_on_for_the_others(tmp_pat
     entries = {e.id: e for e in discover(subs).entries}
     assert entries["deep"].kind == "invalid" and "nested more than" in entries["deep"].problem
     assert entries["fine"].kind == "dir"
+
+
+def test_a_zip_nested_1500_deep_is_the_students_unpack_error(tmp_path):
+    # Path.mkdir(parents=True) recursed per level: a RecursionError, not a one-line reason.
+    import zipfile
+
+    from grader.batch.unpack import UnpackError, materialize
+
+    archive = tmp_path / "deep.zip"
+    with zipfile.ZipFile(archive, "w") as f:
+        f.writestr("d/" * 1500 + "softmax.py", "x = 1\n")
+    with pytest.raises(UnpackError, match="nested more than"):
+        materialize({"kind": "zip", "paths": [str(archive)], "names": ["deep.zip"]}, tmp_path / "out")

@@ -25,7 +25,7 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from grader.batch.discover import DEFAULT_CAPS, Caps, is_junk
+from grader.batch.discover import DEFAULT_CAPS, MAX_FOLDER_DEPTH, Caps, is_junk
 from grader.spec import ExerciseSpec
 from grader.submission import Submission, candidate_files, module_names
 
@@ -157,7 +157,10 @@ def _member_parts(name: str, label: str) -> tuple[str, ...]:
     parts = PurePosixPath(posix).parts
     if posix.startswith("/") or (parts and (":" in parts[0])) or any(p == ".." for p in parts):
         raise UnpackError(f"{label} contains an unsafe path {name!r} (absolute or with '..')")
-    return tuple(p for p in parts if p not in ("", "."))
+    kept = tuple(p for p in parts if p not in ("", "."))
+    if len(kept) > MAX_FOLDER_DEPTH:  # Path.mkdir(parents=True) recurses per level
+        raise UnpackError(f"{label} has folders nested more than {MAX_FOLDER_DEPTH} deep")
+    return kept
 
 
 # ---------------------------------------------------------------------- finding modules
