@@ -73,6 +73,7 @@ def _docs(out: Path, sid: str) -> list[dict]:
 # --------------------------------------------------------------------------- grades
 
 
+@pytest.mark.slow
 def test_every_student_gets_the_expected_grade(klass, graded):
     _, expected = klass
     lines = {doc["id"]: doc for doc in journal_lines(graded)}
@@ -98,6 +99,7 @@ def test_every_student_gets_the_expected_grade(klass, graded):
             assert ex["score"] == ex["max_score"] - lost, sid
 
 
+@pytest.mark.slow
 def test_batch_grades_exactly_as_grade_exercise(klass, graded):
     from conftest import grade_file
     from grader.batch.records import public_check
@@ -115,6 +117,7 @@ def test_batch_grades_exactly_as_grade_exercise(klass, graded):
 # --------------------------------------------------------------------------- outputs
 
 
+@pytest.mark.slow
 def test_grades_csv_reads_back_with_csv(klass, graded):
     _, expected = klass
     with open(graded / "grades.csv", newline="") as f:
@@ -128,6 +131,7 @@ def test_grades_csv_reads_back_with_csv(klass, graded):
     assert "not a readable zip file" in by_id["broken"]["note"]
 
 
+@pytest.mark.slow
 def test_gradescope_results_follow_the_documented_schema(klass, graded):
     _, expected = klass
     for sid in expected:
@@ -147,6 +151,7 @@ def test_gradescope_results_follow_the_documented_schema(klass, graded):
     assert {t["name"] for t in tests if t["visibility"] == "after_published"} == hidden
 
 
+@pytest.mark.slow
 def test_feedback_and_junit(klass, graded):
     text = (graded / "students" / "nora" / "feedback.txt").read_text()
     assert text.startswith("Grade for nora: ")
@@ -176,6 +181,7 @@ class _Report(HTMLParser):
         self.text.append(data)
 
 
+@pytest.mark.slow
 def test_report_is_one_page_with_its_sections_and_embedded_plots(graded):
     import base64
 
@@ -211,6 +217,7 @@ def _outputs(out: Path) -> dict[str, object]:
     return files
 
 
+@pytest.mark.slow
 def test_sigkill_mid_batch_then_resume_gives_identical_outputs(klass, graded, tmp_path):
     subs, expected = klass
     out = tmp_path / "results"
@@ -239,6 +246,7 @@ def test_sigkill_mid_batch_then_resume_gives_identical_outputs(klass, graded, tm
     assert _outputs(out) == _outputs(graded)
 
 
+@pytest.mark.slow
 def test_resume_grades_only_what_is_new_or_changed_and_refuses_without_it(tmp_path):
     from grader.batch.discover import discover
     from grader.batch.job import JobOptions, fingerprint
@@ -274,6 +282,7 @@ def test_resume_grades_only_what_is_new_or_changed_and_refuses_without_it(tmp_pa
     assert totals["amy"] == 7.0 and totals["ben"] == totals["cat"] > 7.0
 
 
+@pytest.mark.slow
 def test_the_whole_course_in_one_batch(tmp_path):
     """No --exercises: every installed exercise, each a column of the gradebook."""
     from grader.registry import load_registry
@@ -324,6 +333,7 @@ def test_the_whole_course_in_one_batch(tmp_path):
 # --------------------------------------------------------------------------- limits and hostility
 
 
+@pytest.mark.slow
 def test_time_limit_per_submission_and_code_that_tries_to_forge_results(tmp_path):
     subs, out = tmp_path / "subs", tmp_path / "out"
     subs.mkdir()
@@ -350,6 +360,7 @@ CLUSTER_SUBSET = ["alice.py", "erin.zip", "smithjane_4242_99001_softmax-1.py", "
                   "flooder.py", "killer.py", "broken.zip", "hank.ipynb"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_dask_cluster_grades_like_the_local_pool(klass, graded, tmp_path):
     from distributed import LocalCluster
 
