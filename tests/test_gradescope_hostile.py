@@ -140,3 +140,68 @@ def test_a_zip_nested_1500_deep_is_the_students_unpack_error(tmp_path):
         f.writestr("d/" * 1500 + "softmax.py", "x = 1\n")
     with pytest.raises(UnpackError, match="nested more than"):
         materialize({"kind": "zip", "paths": [str(archive)], "names": ["deep.zip"]}, tmp_path / "out")
+
+
+DAEMON = '''
+import ctypes, json, os, time
+
+ROOT = {root!r}
+
+
+def _leave_a_daemon():
+    if os.fork():
+        return
+    try:
+        try:
+            os.setsid()
+        except OSError:
+            pass
+        if os.fork():
+            os._exit(0)
+        ctypes.CDLL(None).prctl(15, b"gs-hostile-dmn", 0, 0, 0)  # PR_SET_NAME: findable in /proc
+        for _ in range(100):  # ten seconds of trying to forge the result after grading
+            for path in (ROOT + "/results/results.json", ROOT + "/daemon-was-here"):
+                try:
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    with open(path, "w") as f:
+                        json.dump({{"score": 1000, "tests": []}}, f)
+                except OSError:
+                    pass
+            time.sleep(0.1)
+    finally:
+        os._exit(0)
+
+
+_leave_a_daemon()
+
+import torch
+
+
+def softmax(x, dim=-1):
+    e = torch.exp(x - x.max(dim=dim, keepdim=True).values)
+    return e / e.sum(dim=dim, keepdim=True)
+'''
+
+
+def test_a_daemon_left_by_the_submission_neither_survives_nor_forges(tmp_path, monkeypatch):
+    import time
+
+    from grader.jail import probe
+
+    refused = probe()
+    if refused is not None:
+        pytest.skip(f"this machine refuses the jail: {refused}")
+    root = _fake_root(tmp_path)
+    (root / "submission" / "softmax.py").write_text(DAEMON.format(root=str(root)))
+    doc = _run(root, monkeypatch)
+    assert doc["score"] == sum(t["max_score"] for t in doc["tests"]) > 0  # graded as the correct code it is
+    time.sleep(2)  # the daemon would have written by now
+    assert json.loads((root / "results" / "results.json").read_text()) == doc
+    assert not (root / "daemon-was-here").exists()
+    alive = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            alive += [pid] if Path(f"/proc/{pid}/comm").read_text().strip() == "gs-hostile-dmn" else []
+        except OSError:
+            pass  # ended while we looked
+    assert alive == []
