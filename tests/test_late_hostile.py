@@ -77,3 +77,20 @@ def test_a_huge_cell_is_one_line(tmp_path):
     with pytest.raises(LateError) as info:
         settings(DEADLINE, "10%/day", _times(tmp_path, "id,submitted_at\nalice," + "9" * 200_000 + "\n"))
     assert "\n" not in str(info.value) and len(str(info.value)) < 500
+
+
+@pytest.mark.parametrize("names, late", [
+    (["doejane_12345_678_my_late_softmax.py"], False),  # "late" in the student's own file name
+    (["doejane_12345_678_late_1_softmax.py"], False),
+    (["doejane_12345_678_LATE_12345_softmax.py"], False),
+    (["doejane_late_12345_678_softmax.py"], True),  # Canvas's mark, before the user id
+    (["doejane_12345_late_678_softmax.py"], True),  # or after it
+    (["doejane_12345_678_softmax.py", "doejane_late_12345_679_attention.py"], True),  # one late file is enough
+])  # fmt: skip
+def test_a_canvas_late_mark_is_read_only_where_canvas_writes_it(tmp_path, names, late):
+    from grader.batch.discover import discover
+
+    for name in names:
+        (tmp_path / name).write_text("x = 1\n")
+    (entry,) = discover(tmp_path).entries
+    assert (entry.id, entry.kind, entry.late) == ("12345", "files", late)
