@@ -32,6 +32,9 @@ SCHEMA = 1
 ROLES = ("handout", "setup", "submission", "scratch", "grade")
 SUBMISSION = "submission"
 _FIELDS = {"schema", "exercise", "role"}
+# nbformat validates some 100 us a cell, twice, in the trusted process: a 32 MB file of
+# 300,000 empty cells would cost a minute. A real notebook has hundreds.
+MAX_CELLS = 20_000
 
 
 class NotebookError(ValueError):
@@ -60,6 +63,9 @@ def read_notebook(path: Path):
         ) from None
     if not isinstance(doc, dict) or "cells" not in doc and "worksheets" not in doc:
         raise NotebookError(f"{path}: not a notebook: the JSON has no cells")
+    cells = doc.get("cells")
+    if isinstance(cells, list) and len(cells) > MAX_CELLS:
+        raise NotebookError(f"{path}: {len(cells)} cells, more than the {MAX_CELLS} a notebook may have")
     version = doc.get("nbformat")
     if version != 4:
         raise NotebookError(

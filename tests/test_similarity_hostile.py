@@ -164,3 +164,17 @@ def test_dead_code_after_every_line_halves_the_score(stub):
     # Still above independent work, but a reader must look below the top of the list.
     score = _similarity(stub, ATTENTION, _dead_code_every_line(ATTENTION))
     assert 0.3 < score < 0.7
+
+
+def test_a_notebook_of_300k_cells_is_refused_before_nbformat_reads_it(tmp_path):
+    # nbformat's validation, in the trusted process, took a minute on such a file.
+    from grader.notebooks import MAX_CELLS
+
+    cell = {"cell_type": "code", "metadata": {}, "source": "x = 1\n", "outputs": [], "execution_count": None}
+    root = _write(tmp_path / "subs", {"orig": {"attention.py": ATTENTION}})
+    (root / "nb").mkdir()
+    doc = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [cell] * 300_000}
+    (root / "nb" / "attention.ipynb").write_text(json.dumps(doc))
+    report = similarity_report(root, ["attention"])
+    notes = [n.text for n in report.notes if n.student == "nb"]
+    assert len(notes) == 1 and f"more than the {MAX_CELLS}" in notes[0]
