@@ -1,19 +1,24 @@
 """Reference replies computed once per batch and shared by every student who asks the same.
 
 In a batch every student is graded with the batch's seed, so the checks ask the reference
-the same questions for everyone: the request key (grader.remote.Session) names what was
-asked, of which object, with which tensor bytes, in which check. :class:`CachedReference`
-answers a request from the cache when an earlier student's grading stored its reply, and
-otherwise asks the live reference worker (exactly as without a cache) and stores the reply.
+the same questions for everyone, in the same order, until a student's answers send a check
+down another path (a failing comparison asking the known mistakes, say). A reference
+worker is deterministic: what it replies depends only on what it was asked before, since
+it started. So a reply is stored under the *chain* of every request key of that reference
+session up to and including its own (grader.remote.Session keys name what was asked, of
+which object in which state, with which tensor bytes, in which check).
 
-Only replies that change nothing in the reference worker are shared, so skipping them
-leaves that worker exactly as an uncached run would: calls of the module's functions (or a
-known mistake's), with no object handles among the arguments or in the reply, that left
-the random generator as they found it (the worker says so in ``rng_unchanged``). Calls on
-objects the reference built (a model being loaded, trained, ...) always run live.
+:class:`CachedReference` answers from the cache as long as each request's chain is stored
+(no reference worker is even started). At the first one that is not, it starts the live
+worker, sends it every request answered from the cache so far, in order, so the worker
+reaches the state those replies came from, and from then on asks it live, storing each
+reply under its chain for the next student whose session goes the same way (students
+with the same mistake do). Calls on objects the reference built (a model loaded, trained)
+are shared like any other: their handles are named after the request that made them.
 
 The cache is a folder of files, one per reply, written atomically: a batch slot keeps one
-for its life and every per-submission process it forks reads and adds to it.
+for its life (and empties it past a size, :func:`prune`) and every per-submission process
+it forks reads and adds to it.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from pathlib import Path
 
 from grader.remote import Transport
 
-_HANDLE = '"__handle__"'
 _LENGTH = struct.Struct("!Q")
+# A slot's cache past this is emptied (grader.batch.slot): replies of sessions that went
+# their own way accumulate with class size, and the cache only saves time.
+CACHE_BYTES = 512 * 1024 * 1024
 
 
 class ReplyCache:
@@ -80,36 +87,58 @@ def namespace_for(exercise: str, device: str, files: list[str | Path | None]) ->
     return digest.hexdigest()
 
 
-def _shareable_request(doc: dict) -> bool:
-    root = str((doc.get("target") or {}).get("root", "module"))
-    if root != "module" and not root.startswith("mistake:"):
+def prune(folder: str | Path, limit: int = CACHE_BYTES) -> bool:
+    """Empty ``folder`` when its replies take more than ``limit`` bytes; True if it did."""
+    total = 0
+    try:
+        entries = list(os.scandir(folder))
+        for entry in entries:
+            total += entry.stat().st_size
+    except OSError:
         return False
-    return doc.get("op") in ("call", "vjp", "get") and _HANDLE not in json.dumps(doc)
-
-
-def _shareable_reply(reply: dict) -> bool:
-    return reply.get("rng_unchanged") is True and _HANDLE not in json.dumps(reply)
+    if total <= limit:
+        return False
+    for entry in entries:
+        try:
+            os.unlink(entry.path)
+        except OSError:
+            pass
+    return True
 
 
 class CachedReference:
-    """A reference transport that answers shareable requests from a :class:`ReplyCache`."""
+    """A reference transport that answers from a :class:`ReplyCache` while this session's
+    requests follow a chain some earlier student's session stored, and live from the first
+    one that does not."""
 
     def __init__(self, live: Transport, cache: ReplyCache):
         self._live, self._cache = live, cache
+        self._chain = ""  # hash of every request key so far: what the worker's state depends on
+        self._unsent: list[tuple[str, dict, bytes]] = []  # answered from the cache, never sent
+        self._live_now = False
         self.hits = self.misses = 0
 
     def roundtrip(self, key: str, doc: dict, blob: bytes) -> tuple[dict, bytes]:
-        shareable = _shareable_request(doc)
-        if shareable:
-            stored = self._cache.get(key)
+        self._chain = hashlib.sha256(f"{self._chain}\0{key}".encode()).hexdigest()
+        if not self._live_now:
+            stored = self._cache.get(self._chain)
             if stored is not None:
                 self.hits += 1
+                self._unsent.append((key, doc, blob))
                 return stored
+            self._go_live()
         self.misses += 1
         reply, reply_blob = self._live.roundtrip(key, doc, blob)
-        if shareable and _shareable_reply(reply):
-            self._cache.put(key, reply, reply_blob)
+        self._cache.put(self._chain, reply, reply_blob)
         return reply, reply_blob
+
+    def _go_live(self) -> None:
+        """Bring a live worker to where the cached replies left this session: ask it, in
+        order, everything they answered (its replies are those again)."""
+        self._live_now = True
+        unsent, self._unsent = self._unsent, []
+        for key, doc, blob in unsent:
+            self._live.roundtrip(key, doc, blob)
 
     def mistakes(self) -> list[str]:
         stored = self._cache.get("\0mistakes")
@@ -126,4 +155,4 @@ class CachedReference:
         return getattr(self._live, name)
 
 
-__all__ = ["CachedReference", "ReplyCache", "namespace_for"]
+__all__ = ["CACHE_BYTES", "CachedReference", "ReplyCache", "namespace_for", "prune"]

@@ -250,14 +250,6 @@ class Worker:
             "param_grads": {name: p.grad for name, p in params.items()},
         }
 
-    def _rng_state(self):
-        """The global generator's state, for the reference only (None for a student)."""
-        if self.config.role != "reference":
-            return None
-        import torch
-
-        return torch.random.get_rng_state()
-
     def serve(self) -> None:
         while True:
             try:
@@ -266,17 +258,12 @@ class Worker:
                 return
             rid = str(doc.get("rid", ""))
             encoder = wire.Encoder(self._make_handle(rid))
-            rng = self._rng_state()
             try:
                 value = self.handle(doc, blob)
                 reply = {"ok": encoder.encode(value)}
             except BaseException as exc:  # noqa: BLE001 - SystemExit from student code too
                 encoder = wire.Encoder()
                 reply = {"error": describe_exception(exc, self.files, self.main_file)}
-            if rng is not None:
-                # Whether the call left the random generator as it found it: a reply that
-                # did may be shared with other students' gradings (grader.refcache).
-                reply["rng_unchanged"] = bool(rng.equal(self._rng_state()))
             try:
                 wire.send_frame(self.sock, self.with_uses(reply), encoder.blob())
             except BaseException as exc:  # noqa: BLE001

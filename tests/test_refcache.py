@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from conftest import grade_file, submission_file
-from grader.refcache import CachedReference, ReplyCache
+from grader.refcache import CachedReference, ReplyCache, prune
 
 CLASS = {
     "softmax": ["constant.py", "detached.py", "einsum.py", "float32_always.py"],
     "attention": ["baddbmm_manual_softmax.py", "inverted_mask.py", "no_scaling.py", "qkv_swapped.py"],
     "positional_encoding": ["concatenated.py", "exponent_i.py", "swapped.py", "tutorial.py"],
     "ner_head": ["drop_last_span.py", "every_subword.py", "inclusive_spans.py"],
+    # Objects the reference builds (blocks, loaded state dicts) come back as handles.
+    "decoder_block": ["not_causal.py", "manual_layernorm.py", "given_attention.py"],
 }
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
+
+
+def _attempt(exercise: str, name: str) -> Path:
+    # The reference itself: a correct student, whose every reply a later one shares.
+    return SOLUTIONS / f"{exercise}.py" if name == "correct" else submission_file(exercise, name)
 
 
 def _verdicts(result) -> list[dict]:
@@ -26,29 +33,32 @@ def _verdicts(result) -> list[dict]:
 def test_a_class_gets_the_same_verdicts_with_and_without_shared_replies(exercise, tmp_path):
     """Each submission graded live, then as the class's later students (replies shared)."""
     cache = tmp_path / "replies"
-    names = CLASS[exercise]
+    names = ["correct", *CLASS[exercise], "correct"]
     for name in names:
-        path = submission_file(exercise, name)  # a kept file or a variant written from its base
+        path = _attempt(exercise, name)  # a kept file or a variant written from its base
         alone = grade_file(exercise, path, seed=11)
         shared = grade_file(exercise, path, seed=11, reference_cache=str(cache))
         assert _verdicts(shared) == _verdicts(alone), name
     assert any(cache.iterdir()), "nothing was shared"
     # The last student again, now that every reply is there: still the same.
-    last = submission_file(exercise, names[-1])
+    last = _attempt(exercise, CLASS[exercise][-1])
     again = grade_file(exercise, last, seed=11, reference_cache=str(cache))
     assert _verdicts(again) == _verdicts(grade_file(exercise, last, seed=11))
 
 
-class _FakeLive:
-    role = "reference"
-    subject = "the reference softmax"
+class _Worker:
+    """A fake live reference whose replies depend on everything it was asked before, as a
+    real worker's state does; counts what reaches it."""
 
-    def __init__(self, reply: dict):
-        self.reply, self.calls = reply, 0
+    role = "reference"
+    subject = "the reference"
+
+    def __init__(self):
+        self.asked: list[str] = []
 
     def roundtrip(self, key, doc, blob):
-        self.calls += 1
-        return dict(self.reply), b"bytes"
+        self.asked.append(key)
+        return {"ok": "|".join(self.asked)}, key.encode()
 
     def mistakes(self):
         return ["wrong_dim"]
@@ -57,37 +67,70 @@ class _FakeLive:
         pass
 
 
-CALL = {"op": "call", "target": {"root": "module", "path": ["softmax"]}, "args": [], "kwargs": {}}
+def _session(cache: ReplyCache, keys: list[str]) -> tuple[list, _Worker]:
+    worker = _Worker()
+    cached = CachedReference(worker, cache)
+    return [cached.roundtrip(k, {"op": "call"}, b"") for k in keys], worker
 
 
-@pytest.mark.parametrize(
-    "doc, reply, shared",
-    [
-        (CALL, {"ok": 1, "rng_unchanged": True}, True),
-        (CALL, {"ok": 1, "rng_unchanged": False}, False),  # it drew random numbers: run it live
-        (CALL, {"ok": 1}, False),  # the worker did not say: never assume
-        (CALL, {"ok": {"__handle__": "h1", "type": "Linear"}, "rng_unchanged": True}, False),  # built an object
-        ({**CALL, "target": {"root": "h3", "path": ["forward"]}}, {"ok": 1, "rng_unchanged": True}, False),
-        ({**CALL, "args": [{"__handle__": "h3", "type": "Block"}]}, {"ok": 1, "rng_unchanged": True}, False),
-        ({"op": "seed", "seed": 3}, {"ok": None, "rng_unchanged": False}, False),
-        ({**CALL, "target": {"root": "mistake:wrong_dim", "path": ["softmax"]}}, {"ok": 2, "rng_unchanged": True}, True),
-    ],
-)
-def test_only_replies_that_change_nothing_in_the_reference_are_shared(tmp_path, doc, reply, shared):
-    live = _FakeLive(reply)
-    cached = CachedReference(live, ReplyCache(tmp_path, "ns"))
-    first = cached.roundtrip("k.0", json.loads(json.dumps(doc)), b"")
-    second = cached.roundtrip("k.0", json.loads(json.dumps(doc)), b"")
-    assert first == second == (reply, b"bytes")
-    assert live.calls == (1 if shared else 2)
+def test_a_session_that_follows_a_stored_chain_starts_no_worker(tmp_path):
+    cache = ReplyCache(tmp_path, "ns")
+    first, worker = _session(cache, ["a.0", "b.0", "c.0"])
+    assert worker.asked == ["a.0", "b.0", "c.0"]
+    again, worker = _session(cache, ["a.0", "b.0", "c.0"])
+    assert again == first
+    assert worker.asked == []
+
+
+def test_a_session_that_turns_off_replays_what_it_was_answered_then_goes_live(tmp_path):
+    cache = ReplyCache(tmp_path, "ns")
+    _session(cache, ["a.0", "b.0", "c.0"])
+    replies, worker = _session(cache, ["a.0", "b.0", "x.0", "c.0"])
+    # The live worker heard a and b first, so its replies are what an uncached run gives.
+    assert worker.asked == ["a.0", "b.0", "x.0", "c.0"]
+    uncached = _Worker()
+    assert replies == [uncached.roundtrip(k, {}, b"") for k in ["a.0", "b.0", "x.0", "c.0"]]
+
+
+def test_the_same_request_after_another_history_is_not_the_same_reply(tmp_path):
+    cache = ReplyCache(tmp_path, "ns")
+    _session(cache, ["a.0", "c.0"])
+    replies, worker = _session(cache, ["b.0", "c.0"])
+    assert replies[1][0]["ok"] == "b.0|c.0"
+    assert worker.asked == ["b.0", "c.0"]
+
+
+def test_a_later_student_with_the_same_turn_shares_it_too(tmp_path):
+    cache = ReplyCache(tmp_path, "ns")
+    _session(cache, ["a.0", "b.0"])
+    _session(cache, ["a.0", "x.0", "y.0"])
+    replies, worker = _session(cache, ["a.0", "x.0", "y.0"])
+    assert worker.asked == []
+    assert replies[2][0]["ok"] == "a.0|x.0|y.0"
 
 
 def test_replies_of_another_reference_are_never_served(tmp_path):
-    reply = {"ok": 1, "rng_unchanged": True}
-    CachedReference(_FakeLive(reply), ReplyCache(tmp_path, "solution v1")).roundtrip("k.0", CALL, b"")
-    other = _FakeLive({"ok": 2, "rng_unchanged": True})
-    assert CachedReference(other, ReplyCache(tmp_path, "solution v2")).roundtrip("k.0", CALL, b"")[0]["ok"] == 2
-    assert other.calls == 1
+    _session(ReplyCache(tmp_path, "solution v1"), ["k.0"])
+    _, worker = _session(ReplyCache(tmp_path, "solution v2"), ["k.0"])
+    assert worker.asked == ["k.0"]
+
+
+def test_the_known_mistakes_are_shared(tmp_path):
+    cache = ReplyCache(tmp_path, "ns")
+    assert CachedReference(_Worker(), cache).mistakes() == ["wrong_dim"]
+    worker = _Worker()
+    worker.mistakes = None  # asking it would fail: the cache answers
+    assert CachedReference(worker, cache).mistakes() == ["wrong_dim"]
+
+
+def test_a_cache_past_its_size_is_emptied(tmp_path):
+    store = ReplyCache(tmp_path, "ns")
+    for i in range(4):
+        store.put(f"k.{i}", {"ok": i}, b"x" * 1000)
+    assert not prune(tmp_path, limit=10_000)
+    assert store.get("k.3") is not None
+    assert prune(tmp_path, limit=2_000)
+    assert store.get("k.3") is None and not any(Path(tmp_path).iterdir())
 
 
 def test_a_torn_reply_file_is_a_miss(tmp_path):

@@ -63,6 +63,7 @@ class Slot:
         self.reference_cache = self.scratch / "reference-replies"
         self.fingerprints: dict[str, str] = {}
         self._pending: tuple[int, Path] | None = None
+        self._graded = 0  # submissions so far (the reply cache's size is checked every few)
         # Everything imported so far lives as long as the slot: keep the garbage collector
         # of each forked child from walking (and so copying) those pages.
         gc.collect()
@@ -211,6 +212,11 @@ class Slot:
         self._pending = None
         _, status = os.waitpid(pid, 0)
         shutil.rmtree(scratch, ignore_errors=True)
+        self._graded += 1
+        if self._graded % 16 == 0:
+            from grader.refcache import prune
+
+            prune(self.reference_cache)
         if restart_zygote or not self.zygote.alive():
             self.restart_zygote()
         return status
