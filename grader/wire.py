@@ -233,9 +233,18 @@ class Encoder:
     def blob(self) -> bytes:
         if not self.tensors:
             return b""
-        from safetensors.torch import save
+        # The tensors are plain, contiguous CPU copies: safetensors' numpy writer gives the
+        # same bytes as its torch writer in a quarter of the time (no shared-storage
+        # analysis), except for dtypes numpy lacks (bfloat16, float8), which torch's writes.
+        try:
+            arrays = {key: tensor.numpy() for key, tensor in self.tensors.items()}
+        except TypeError:
+            from safetensors.torch import save
 
-        return save(self.tensors)
+            return save(self.tensors)
+        from safetensors.numpy import save
+
+        return save(arrays)
 
 
 def _is_numpy_scalar(value: Any) -> bool:

@@ -100,3 +100,24 @@ def test_closed_channel():
     a.close()
     with pytest.raises(wire.ChannelClosed):
         wire.recv_frame(b)
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.int32, torch.int16, torch.int8,
+     torch.uint8, torch.bool],
+)  # fmt: skip
+def test_every_dtype_crosses_as_safetensors(dtype):
+    """The blob (numpy's writer where numpy has the dtype, torch's where not) is a
+    safetensors payload any reader takes, and gives back the same values and dtype."""
+    import safetensors.torch
+
+    x = (torch.randn(3, 4) * 10).to(dtype)
+    enc = wire.Encoder()
+    tree = enc.encode([x, x[:, 1], {"scale": 2.0}])
+    blob = enc.blob()
+    read = safetensors.torch.load(blob)
+    assert set(read) == set(enc.tensors)
+    out = wire.Decoder(blob, None).decode(tree)
+    assert out[0].dtype == dtype and torch.equal(out[0], x)
+    assert torch.equal(out[1], x[:, 1]) and out[2] == {"scale": 2.0}
