@@ -7,7 +7,8 @@ students fail, split by what their results record: the code ran but gave wrong v
 or it did not run: not implemented, raised, timed out), ``known-mistakes`` (the known
 mistakes most often matched, from each check result's ``mistake``), ``errors`` (students
 whose grading errored, and why) and ``students`` (everyone: score per exercise, total,
-status, a link to their feedback.txt; sortable by a small inline script, and still a
+with --deadline the late penalty and the final grade, status, a link to their
+feedback.txt; sortable by a small inline script, and still a
 plain table without it); then any ``extra_sections`` a caller passes (trusted HTML,
 e.g. the similarity section). A hidden check carries a "hidden" badge wherever it is
 named, and neither its message nor its mistake is shown. Nothing time-dependent is

@@ -1,7 +1,8 @@
 """The similarity section (report.html) and the standalone similarity.html.
 
-Per exercise: the most similar pairs, then for the first few their shared fragments side
-by side (the lines their shared fingerprints cover, highlighted, with a little context).
+Per exercise: any group of identical files too large to be pairs (see compare), the most
+similar pairs, then for the first few their shared fragments side by side (the lines
+their shared fingerprints cover, highlighted, with a little context).
 Everything a submission supplies (ids, code, notes) is escaped, and control characters
 are replaced, before it is written.
 """
