@@ -178,3 +178,15 @@ def test_a_notebook_of_300k_cells_is_refused_before_nbformat_reads_it(tmp_path):
     report = similarity_report(root, ["attention"])
     notes = [n.text for n in report.notes if n.student == "nb"]
     assert len(notes) == 1 and f"more than the {MAX_CELLS}" in notes[0]
+
+
+def test_grade_similarity_says_when_groups_are_only_in_the_html(tmp_path):
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    root = _write(tmp_path / "subs", {f"ring{n:02d}": {"attention.py": ATTENTION} for n in range(12)})
+    result = CliRunner().invoke(cli, ["similarity", str(root), "--out", str(tmp_path / "R"), "--exercises", "attention"])
+    assert result.exit_code == 0, result.output
+    assert "12 submissions, 0 similar pairs, 1 groups of identical files (see the HTML)" in result.output
+    assert "12 files have the same code" in (tmp_path / "R" / "similarity.html").read_text(encoding="utf-8")

@@ -32,4 +32,6 @@ def similarity_command(submissions: Path, out: Path, exercises: str | None) -> N
     except OSError as exc:
         raise UsageError(f"cannot write to {out}: {exc.strerror or exc}") from None
     # No student id on the terminal: ids are folder names, which may hold escape sequences.
-    click.echo(f"{report.students} submissions, {len(report.pairs())} similar pairs -> {csv_path}, {html_path}")
+    groups = sum(len(c.groups) for c in report.comparisons)  # in the HTML only: similarity.csv lists pairs
+    listed = f", {groups} groups of identical files (see the HTML)" if groups else ""
+    click.echo(f"{report.students} submissions, {len(report.pairs())} similar pairs{listed} -> {csv_path}, {html_path}")
