@@ -4,8 +4,9 @@
 
 Grades each exercise's reference solution three times in one process with a reply cache
 (grader.refcache), as three students of one batch slot would be graded, and reports the
-live reference calls and the seconds they took: the first student computes every reply,
-the next ones only what cannot be shared (calls on objects the reference built).
+live reference calls and the seconds they took: the first student computes every reply;
+the next ones, whose checks ask the same in the same order (replies are keyed by the chain
+of requests that led to them), start no reference worker at all.
 """
 
 from __future__ import annotations

@@ -61,13 +61,14 @@ def _import_modules(names) -> dict[str, str]:
     return failed
 
 
-def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
+def warm_imports() -> None:
+    """What every worker needs imported: torch, safetensors and the worker code (and, when a
+    zygote is forked from its client, what that client imports before the fork)."""
     import safetensors.torch  # noqa: F401
     import torch  # noqa: F401
     import torch.nn.functional  # noqa: F401
 
-    from grader import worker  # warm: torch, safetensors and the worker code
-    from grader.boundary import WorkerConfig
+    import grader.worker  # noqa: F401
 
     try:
         # The first backward() imports sympy through this module (~0.7 s); import it
@@ -75,6 +76,13 @@ def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
         import torch.fx.experimental.symbolic_shapes  # noqa: F401
     except Exception:
         pass
+
+
+def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
+    from grader import worker
+    from grader.boundary import WorkerConfig
+
+    warm_imports()
     _import_modules(preload)
 
     statuses: dict[int, tuple[int | None, int | None]] = {}
@@ -141,23 +149,96 @@ ENVIRONMENT_KEPT = ("PATH", "LANG", "LANGUAGE", "TZ", "LD_LIBRARY_PATH", "VIRTUA
 ENVIRONMENT_KEPT_PREFIXES = ("LC_", "CUDA_", "NVIDIA_", "PYTORCH_", "TORCH_")
 
 
-def worker_environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k in ENVIRONMENT_KEPT or k.startswith(ENVIRONMENT_KEPT_PREFIXES)}
+def worker_environment(environ=None) -> dict[str, str]:
+    """What of ``environ`` (default: ours) the zygote and its workers get."""
+    environ = os.environ if environ is None else environ
+    env = {k: v for k, v in environ.items() if k in ENVIRONMENT_KEPT or k.startswith(ENVIRONMENT_KEPT_PREFIXES)}
     env["HOME"] = "/tmp"  # a jailed worker's only writable folder
     return env
 
 
+# A zygote forked from its client (Zygote(fork=True)) sets this as its os.environ: computed
+# at import, while the client's environment is still the one it was started with.
+_WORKER_ENVIRONMENT = worker_environment()
+
+
 def main() -> None:
+    """The zygote as its own process (``python -c 'from grader.zygote import main; main()' FD ...``)."""
+    _run(socket.socket(fileno=int(sys.argv[1])), tuple(sys.argv[2:]))
+
+
+def _run(control: socket.socket, preload: tuple[str, ...]) -> None:
     from grader.sandbox import JAIL_ROOT, die_with_parent
 
     die_with_parent()
     os.mkdir(JAIL_ROOT)  # in our private working folder; each worker mounts its root on it
-    control = socket.socket(fileno=int(sys.argv[1]))
     try:
-        _serve(control, tuple(sys.argv[2:]))
+        _serve(control, preload)
     except (ConnectionError, KeyboardInterrupt):
         pass
     os._exit(0)
+
+
+def _become_zygote(control: socket.socket, scratch: str) -> None:
+    """In a child just forked from a client that has only imported modules so far: drop
+    everything of the client's but the control socket, then serve. Never returns."""
+    try:
+        os.chdir(scratch)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.dup2(devnull, 1)  # the client's stdout may be its channel to its own caller
+        keep = {0, 1, 2, control.fileno()}
+        for fd in _open_fds():
+            if fd not in keep:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        os.environ.clear()
+        os.environ.update(_WORKER_ENVIRONMENT)
+        _run(control, ())
+    finally:
+        os._exit(70)
+
+
+def _open_fds() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return list(range(3, 1024))
+
+
+class _ForkedProcess:
+    """The Popen-like handle of a zygote forked from this process."""
+
+    def __init__(self, pid: int):
+        self.pid, self.returncode = pid, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = -1
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("zygote", timeout)
+            time.sleep(0.01)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 # ---------------------------------------------------------------------- the client
@@ -170,25 +251,42 @@ class ZygoteError(RuntimeError):
 class Zygote:
     """Client side: start the zygote process, fork workers from it."""
 
-    def __init__(self, preload: tuple[str, ...] = ()) -> None:
-        """``preload``: modules the zygote imports before it is ready, besides torch."""
+    def __init__(self, preload: tuple[str, ...] = (), fork: bool = False) -> None:
+        """``preload``: modules the zygote imports before it is ready, besides torch.
+
+        ``fork``: fork the zygote from this process after importing torch here, instead of
+        starting a fresh interpreter that imports it again (a batch slot: one torch import,
+        not two). Only for a process whose environment is already the workers'
+        (:func:`worker_environment`: the kernel shows a forked child its parent's) and which
+        holds nothing a student may not see: it has imported modules, nothing more. A
+        restart always starts a fresh interpreter, since by then this process holds more.
+        """
         self.preload = tuple(preload)  # grows with import_modules: a restarted zygote has them too
         self._lock = threading.Lock()
         self.restarts = 0
-        self._start()
+        self._start(fork)
 
-    def _start(self) -> None:
+    def _start(self, fork: bool = False) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # cwd is an empty scratch folder so nothing near the course repo is importable
         # by accident through sys.path[0].
         self.scratch = tempfile.mkdtemp(prefix="grader-")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", "from grader.zygote import main; main()", str(child.fileno()), *self.preload],
-            pass_fds=[child.fileno()],
-            cwd=self.scratch,
-            stdin=subprocess.DEVNULL,
-            env=worker_environment(),
-        )
+        if fork:
+            warm_imports()
+            _import_modules(self.preload)
+            pid = os.fork()
+            if pid == 0:
+                parent.close()
+                _become_zygote(child, self.scratch)
+            self._proc = _ForkedProcess(pid)
+        else:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", "from grader.zygote import main; main()", str(child.fileno()), *self.preload],
+                pass_fds=[child.fileno()],
+                cwd=self.scratch,
+                stdin=subprocess.DEVNULL,
+                env=worker_environment(),
+            )
         child.close()
         self._owner = os.getpid()
         self._control = parent

@@ -64,6 +64,9 @@ FAKE_SLOT = textwrap.dedent(
 class FakeSlot(SlotProcess):
     command = (sys.executable, "-c", FAKE_SLOT)
 
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(), "FAKE_SLOT_DIR": os.environ["FAKE_SLOT_DIR"]}
+
 
 class FakePool(LocalPool):
     def __init__(self, workers: int, log_dir: Path):

@@ -52,9 +52,12 @@ GRACE = 60.0
 
 
 class Slot:
-    def __init__(self) -> None:
-        # The zygote imports torch in its own process while we import ours.
-        self._start_zygote()
+    def __init__(self, fork_zygote: bool = False) -> None:
+        """``fork_zygote``: fork the zygote from this process once torch is imported (one
+        torch import per slot, not two); only where our environment is already the workers'
+        (the slot process SlotProcess starts). Otherwise the zygote imports torch in a fresh
+        interpreter while we import ours."""
+        self._start_zygote(fork_zygote)
         self._warm()
         self.zygote.wait_ready()
         self.scratch = Path(tempfile.mkdtemp(prefix="grader-slot-"))
@@ -103,13 +106,13 @@ class Slot:
             for path in spec.all_checks(include_hidden=True):
                 _import_check_file(path)
 
-    def _start_zygote(self) -> None:
+    def _start_zygote(self, fork: bool = False) -> None:
         import grader.zygote
 
         # What the exercises' workers import besides torch (ExerciseSpec.worker_imports) is
         # imported when the first job that needs it arrives (_warm_workers_for), so a batch
         # pays only for what its exercises use.
-        self.zygote = grader.zygote.Zygote()
+        self.zygote = grader.zygote.Zygote(fork=fork)
         # Code that asks for the process-wide zygote (default_zygote) gets ours.
         grader.zygote._default = self.zygote
 
@@ -334,7 +337,7 @@ def main() -> None:
     # Our messages go to a private copy of stdout; anything else printed goes to stderr.
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
-    slot = Slot()
+    slot = Slot(fork_zygote=True)  # SlotProcess gave us the workers' environment
     channel.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     for line in sys.stdin:
         if not line.strip():
@@ -351,6 +354,22 @@ def main() -> None:
 
 
 # ---------------------------------------------------------------------- the client
+
+
+def slot_environment() -> dict[str, str]:
+    """A slot's environment: the workers' (grader.zygote.worker_environment: its zygote is
+    forked from it, and the kernel shows a forked process its parent's environment), plus
+    where temporary files and the course data live. Never the instructor's tokens or the
+    grading secret: a slot grades with the seeds its jobs carry."""
+    from grader.data import DATA_DIR_VARIABLE
+    from grader.zygote import worker_environment
+
+    env = worker_environment()
+    for name in ("TMPDIR", DATA_DIR_VARIABLE):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 class SlotDied(RuntimeError):
@@ -377,7 +396,7 @@ class SlotProcess:
     def __init__(self, log_path: Path | str | None = None):
         self.log_path = Path(log_path) if log_path else None
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = self.environment()
         try:
             self.proc = subprocess.Popen(
                 list(self.command),
@@ -395,6 +414,9 @@ class SlotProcess:
         self._tokens: deque[str] = deque()  # each job's secret, in the same order
         self.started_at = 0.0  # when the slot began on jobs[0] (as far as we can tell)
         self.ready = False
+
+    def environment(self) -> dict[str, str]:
+        return slot_environment()
 
     @property
     def job(self) -> dict | None:
