@@ -187,6 +187,9 @@ class LiveTransport:
         # An endless loop is answered once: a call (or an import) that timed out fails at
         # once every later time, instead of costing each check its own time limit.
         self.hung: dict[str, str] = {}
+        # A module that failed to import (raised, exited, crashed) fails the same way at
+        # once for every later check, instead of each check forking a worker to see it again.
+        self.import_failure: tuple[str, str] | None = None
 
     def _error(self, message: str, type_name: str = "") -> RemoteError:
         cls = StudentError if self.role == "student" else ReferenceFailure
@@ -197,6 +200,8 @@ class LiveTransport:
             return self.worker
         if IMPORT in self.hung:
             raise self._error(self.hung[IMPORT], "Timeout")
+        if self.import_failure is not None:
+            raise self._error(*self.import_failure)
         if self.budget.seconds <= 0:
             raise self._error(
                 f"{self.subject}: out of time (the exercise's {self.config.limits.exercise_seconds:g} s were used up)",
@@ -211,11 +216,11 @@ class LiveTransport:
             self.hung[IMPORT] = f"{self.subject} did not finish importing within {t.seconds:.0f} s (an endless loop at import?)"
             raise self._error(self.hung[IMPORT], "Timeout") from None
         except _Died as d:
-            raise self._error(f"{self.subject} ended the worker process while being imported: it {_status_text(d.status)}") from None
+            raise self._failed_import(f"{self.subject} ended the worker process while being imported: it {_status_text(d.status)}") from None
         except _Garbled as g:
-            raise self._error(f"{self.subject} corrupted the grader's channel while being imported ({g})") from None
+            raise self._failed_import(f"{self.subject} corrupted the grader's channel while being imported ({g})") from None
         except _TooLarge as t:
-            raise self._error(self._too_large(t, "while being imported"), "ReplyTooLarge") from None
+            raise self._failed_import(self._too_large(t, "while being imported"), "ReplyTooLarge") from None
         finally:
             self.budget.spend(time.monotonic() - start)
         self.generation += 1
@@ -227,8 +232,12 @@ class LiveTransport:
         if not self.hello.get("ready"):
             err = self.hello.get("error", {})
             self.worker.kill()
-            raise self._error(format_error(f"importing {self.subject}", err), err.get("type", ""))
+            raise self._failed_import(format_error(f"importing {self.subject}", err), err.get("type", ""))
         return self.worker
+
+    def _failed_import(self, message: str, type_name: str = "") -> RemoteError:
+        self.import_failure = (message, type_name)
+        return self._error(message, type_name)
 
     def roundtrip(self, key: str, doc: dict, blob: bytes) -> tuple[dict, bytes]:
         call = _call_signature(doc)
