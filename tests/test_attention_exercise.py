@@ -19,14 +19,13 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 
-from conftest import SUBMISSIONS, submission_variant
+from conftest import SUBMISSIONS, submission_file
 from conftest import graded as graded_submission
 from grader.api import check_solutions
 from grader.cli import cli
 from grader.results import PASSED, ExerciseResult
 from grader.runner import GradeOptions
 from solutions import attention as ref
-from submissions.attention.variants import KEPT_AS_FILES, TEXTBOOK
 
 ATTENTION = SUBMISSIONS / "attention"
 MISTAKES_FILE = Path(ref.__file__).with_name("attention_mistakes.py")
@@ -86,16 +85,9 @@ def test_differently_written_correct_submission_earns_full_marks(name):
     assert result.score == result.max_score
 
 
-@pytest.mark.parametrize("name", sorted(KEPT_AS_FILES))
-def test_wrong_submissions_kept_as_files_are_still_their_variants(tmp_path, name):
-    """Other code reads these by name; they must stay textbook.py with one mistake."""
-    written = submission_variant(TEXTBOOK, KEPT_AS_FILES[name], tmp_path, name)
-    assert written.read_text() == (ATTENTION / name).read_text()
-
-
 def test_cli_json_for_a_wrong_submission():
     res = CliRunner().invoke(
-        cli, ["exercise", "attention", "--submission", str(ATTENTION / "no_scaling.py"), "--device", "cpu", "--json"]
+        cli, ["exercise", "attention", "--submission", str(submission_file("attention", "no_scaling.py")), "--device", "cpu", "--json"]
     )
     assert res.exit_code == 1, res.output
     doc = json.loads(res.stdout)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from conftest import submission_file
 from click.testing import CliRunner
 
 from grader.api import static_checks
@@ -218,7 +220,7 @@ def graded(installed):
         "correct": solution,
         # a notebook for softmax (as Gradescope stores uploads: loose files) and a known mistake for attention
         "notebook_and_wrong": {"softmax.ipynb": _notebook((ROOT / "solutions" / "softmax.py").read_text()),
-                               "attention.py": (SUBMISSIONS / "attention" / "no_scaling.py").read_bytes()},
+                               "attention.py": submission_file("attention", "no_scaling.py").read_bytes()},
         "empty": {},
         "hostile": {"softmax.py": b"", "attention.py": solution["attention.py"]},
     }

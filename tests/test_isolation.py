@@ -37,6 +37,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import submission_file
+
 REPO = Path(__file__).resolve().parents[1]
 HOSTILE = Path(__file__).parent / "submissions" / "hostile_batch"
 ATTACK = "# ---- the attack ----"  # where an attack file's own code starts
@@ -80,7 +82,7 @@ def _make_subs(folder: Path, attackers: bool) -> list[str]:
     honest = {
         "honest_correct": (REPO / "solutions/softmax.py", REPO / "solutions/attention.py"),
         "honest_buggy": (Path(__file__).parent / "submissions/softmax/no_max.py",
-                         Path(__file__).parent / "submissions/attention/no_scaling.py"),
+                         submission_file("attention", "no_scaling.py")),
         "honest_stub": (ex / "softmax/softmax.py", ex / "attention/attention.py"),
     }  # fmt: skip
     for sid, (soft, att) in honest.items():

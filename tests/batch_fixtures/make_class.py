@@ -340,11 +340,12 @@ def make_pair_class(root: Path, n: int, specs) -> dict[str, str]:
     whose code raises or exits. ``specs``: the softmax and attention ExerciseSpecs. id -> kind."""
     by_module = {spec.module: spec for spec in specs}
     solution = {m: Path(s.solution).read_text() for m, s in by_module.items()}
-    wrong_attention = Path(__file__).resolve().parents[1] / "submissions" / "attention"
+    from submissions.attention.variants import variant_text
+
     bugs = [("wrong_dim", {"softmax": WRONG_DIM}), ("no_max", {"softmax": NO_MAX}),
-            ("no_scaling", {"attention": (wrong_attention / "no_scaling.py").read_text()}),
-            ("inverted_mask", {"attention": (wrong_attention / "inverted_mask.py").read_text()}),
-            ("qkv_swapped", {"attention": (wrong_attention / "qkv_swapped.py").read_text()})]  # fmt: skip
+            ("no_scaling", {"attention": variant_text("no_scaling.py")}),
+            ("inverted_mask", {"attention": variant_text("inverted_mask.py")}),
+            ("qkv_swapped", {"attention": variant_text("qkv_swapped.py")})]  # fmt: skip
     raising = [("exit", {"attention": EXIT_AT_IMPORT}), ("os_exit", {"softmax": OS_EXIT_IN_CALL}),
                ("stub", {"softmax": STUB})]  # fmt: skip
     mix = [("correct", {})] * 12 + bugs + raising

@@ -2,10 +2,9 @@
 ``write_variant(out_dir, name)`` writes ``name`` into ``out_dir``.
 
 Two bases: ``textbook.py`` for the wrong attempts with one known mistake each, and
-``baddbmm_manual_softmax.py`` for the fair-checks corpus. ``KEPT_AS_FILES`` are textbook
-variants also kept as files, because other code reads them by name (the batch fixtures,
-the Gradescope bundle, the isolation and shared-reply tests); a test checks that each
-file is still exactly its variant."""
+``baddbmm_manual_softmax.py`` for the fair-checks corpus. Code outside pytest (the batch
+fixtures, benchmarks) takes a variant's text from :func:`variant_text`; tests take a file
+from ``conftest.submission_file``."""
 
 from pathlib import Path
 
@@ -24,8 +23,7 @@ HEAD_SPLIT = (
     "        v = v.view(B, T, nh, hs).transpose(1, 2)\n"
 )
 
-# Other code reads these by name, so they stay files too (see the module docstring).
-KEPT_AS_FILES = {
+WRONG = {
     "no_scaling.py": [
         (TEXTBOOK_DOCSTRING, '"""Wrong: the scores are not scaled by 1/sqrt(d_k)."""'),
         ("import math\n\n", ""),
@@ -40,10 +38,6 @@ KEPT_AS_FILES = {
         (TEXTBOOK_DOCSTRING, '"""Wrong: c_attn\'s output read as k, q, v (GPT-2\'s order is q, k, v)."""'),
         ("q, k, v = self.c_attn(x).split(C, dim=2)", "k, q, v = self.c_attn(x).split(C, dim=2)"),
     ],
-}
-
-WRONG = {
-    **KEPT_AS_FILES,
     "mask_after_softmax.py": [
         (TEXTBOOK_DOCSTRING, '"""Wrong: the mask is applied after the softmax (weights zeroed, rows not renormalised)."""'),
         (MASKING, "    weights = torch.softmax(scores, dim=-1)\n"
@@ -97,3 +91,11 @@ VARIANTS = {**WRONG, **FAIR}
 def write_variant(out_dir: Path, name: str) -> Path:
     """``out_dir / name``: its base with ``VARIANTS[name]`` applied."""
     return submission_variant(BASES[name], VARIANTS[name], out_dir, name)
+
+
+def variant_text(name: str) -> str:
+    """The source of variant ``name``, without writing it anywhere for long."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        return write_variant(Path(folder), name).read_text()
