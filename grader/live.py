@@ -184,11 +184,12 @@ class LiveTransport:
         self.worker: WorkerProcess | None = None
         self.generation = 0  # bumped per fresh worker: handles from older ones are stale
         self.hello: dict = {}
-        # An endless loop is answered once: a call (or an import) that timed out fails at
+        # An endless loop is answered once: a call that timed out fails at
         # once every later time, instead of costing each check its own time limit.
         self.hung: dict[str, str] = {}
-        # A module that failed to import (raised, exited, crashed) fails the same way at
-        # once for every later check, instead of each check forking a worker to see it again.
+        # A module that failed to import (raised, exited, crashed, looped) fails the same
+        # way at once for every later check, instead of each check forking a worker (or
+        # waiting out its time limit) to see it again.
         self.import_failure: tuple[str, str] | None = None
 
     def _error(self, message: str, type_name: str = "") -> RemoteError:
@@ -198,8 +199,6 @@ class LiveTransport:
     def _ensure_worker(self) -> WorkerProcess:
         if self.worker is not None and not self.worker.dead:
             return self.worker
-        if IMPORT in self.hung:
-            raise self._error(self.hung[IMPORT], "Timeout")
         if self.import_failure is not None:
             raise self._error(*self.import_failure)
         if self.budget.seconds <= 0:
@@ -213,8 +212,9 @@ class LiveTransport:
                 self.zygote, self.config, start_timeout=self.budget.take(60.0), max_reply_bytes=self.max_reply_bytes
             )
         except _Timeout as t:
-            self.hung[IMPORT] = f"{self.subject} did not finish importing within {t.seconds:.0f} s (an endless loop at import?)"
-            raise self._error(self.hung[IMPORT], "Timeout") from None
+            raise self._failed_import(
+                f"{self.subject} did not finish importing within {t.seconds:.0f} s (an endless loop at import?)", "Timeout"
+            ) from None
         except _Died as d:
             raise self._failed_import(f"{self.subject} ended the worker process while being imported: it {_status_text(d.status)}") from None
         except _Garbled as g:
@@ -282,9 +282,6 @@ class LiveTransport:
         if self.worker is not None:
             self.worker.kill()
             self.worker = None
-
-
-IMPORT = "import"
 
 
 def _call_signature(doc: dict) -> str:
