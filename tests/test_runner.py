@@ -22,3 +22,33 @@ def test_points_come_from_the_marker():
     static = {c.name: c.points for c in static_checks(registry.get("softmax"), include_hidden=True)}
     for check in result.checks:
         assert check.max_points == static[check.name.split("[")[0]]
+
+
+def test_builtin_fixtures_an_exercise_may_use_survive_the_trimmed_session(tmp_path):
+    """The grader's pytest session leaves out plugins and capture; tmp_path, monkeypatch
+    and capsys, which an exercise's checks may use, still work."""
+    from grader.runner import _pytest_args, _run_pytest
+
+    check = tmp_path / "test_uses_builtins.py"
+    check.write_text(
+        "def test_builtins(tmp_path, monkeypatch, capsys):\n"
+        "    (tmp_path / 'f').write_text('x')\n"
+        "    monkeypatch.setenv('GRADER_TEST_VARIABLE', '1')\n"
+        "    print('hello')\n"
+        "    assert capsys.readouterr().out == 'hello\\n'\n"
+    )
+
+    class Nothing:
+        def close(self):
+            pass
+
+    code, output = _run_pytest(_pytest_args({check: None}), Nothing(), str(tmp_path))
+    assert code == 0, output
+
+
+def test_workers_start_with_malloc_on_huge_pages_and_keep_other_tunables():
+    from grader.zygote import worker_environment
+
+    assert worker_environment({})["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1"
+    env = worker_environment({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=0"})
+    assert env["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"
