@@ -318,11 +318,21 @@ def test_kit_pyproject_leaves_out_instructor_dependencies(release):
     kit = tomllib.loads((release.kit / "pyproject.toml").read_text())["project"]
     course = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = [d.split(">")[0].split(";")[0].strip().lower() for d in kit["dependencies"]]
-    assert "matplotlib" not in names  # only grade batch's report.html draws histograms
-    assert any(d.startswith("matplotlib") for d in course["dependencies"])  # the course keeps it
+    assert "pytest" in names and "dev" in course["optional-dependencies"]
     assert "watchfiles" in names and "torch" in names
     assert kit["optional-dependencies"]["notebook"] == course["optional-dependencies"]["notebook"]
     assert "dev" not in kit["optional-dependencies"]
+
+
+def test_kit_dependencies_leave_out_instructor_only_libraries():
+    from grader.release.kit import kit_dependencies
+
+    course = {
+        "project": {"dependencies": ["torch", "Plotly>=5; python_version>'3'", "click"],
+                    "optional-dependencies": {"notebook": ["jupyter", "plotly"]}},
+        "tool": {"grader": {"kit": {"instructor-only": ["plotly"], "extras": ["notebook"]}}},
+    }  # fmt: skip
+    assert kit_dependencies(course) == (["torch", "click"], {"notebook": ["jupyter"]})
 
 
 @pytest.mark.slow

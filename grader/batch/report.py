@@ -1,8 +1,8 @@
 """RESULTS/report.html: one self-contained page about the class.
 
 Sections (each a ``<section id=...>``): ``summary`` (counts and per-exercise statistics),
-``histograms`` (score histogram per exercise and of the total, PNGs drawn with
-matplotlib's Agg canvas and embedded as base64), ``failing-checks`` (the checks most
+``histograms`` (score histogram per exercise and of the total, inline SVG from
+grader.batch.histogram), ``failing-checks`` (the checks most
 students fail, split by what their results record: the code ran but gave wrong values,
 or it did not run: not implemented, raised, timed out), ``known-mistakes`` (the known
 mistakes most often matched, from each check result's ``mistake``), ``errors`` (students
@@ -17,8 +17,6 @@ written, so the same grades give the same page.
 
 from __future__ import annotations
 
-import base64
-import io
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -27,6 +25,7 @@ from pathlib import Path
 from typing import Sequence
 from urllib.parse import quote
 
+from grader.batch.histogram import histogram_svg
 from grader.batch.job import MISSING
 from grader.batch.records import ClassResults, StudentRecord, public_check, shown_message
 from grader.results import (
@@ -126,33 +125,6 @@ SORT_SCRIPT = """
 """
 
 
-def _histogram_png(scores: list[float], max_points: float, title: str) -> str:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(4.2, 2.6), dpi=80)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    top = max(max_points, max(scores, default=0.0))
-    if top <= 40:
-        bins = [x - 0.5 for x in range(int(top) + 2)]
-    else:
-        bins = 20
-    ax.hist(scores, bins=bins, color="#4878a8", edgecolor="white")
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel("points", fontsize=9)
-    ax.set_ylabel("students", fontsize=9)
-    ax.tick_params(labelsize=8)
-    from matplotlib.ticker import MaxNLocator
-
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.tight_layout()
-    buf = io.BytesIO()
-    # No "Software" stamp: the same scores give the same bytes.
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def _table(header: list[str], rows: list[list], numeric: set[int] = frozenset(), *, sortable: bool = False) -> str:
     """An HTML table. Cells are trusted HTML strings, or numbers (written with _fmt and
     kept exact in data-sort, so a sortable column sorts numerically)."""
@@ -231,13 +203,10 @@ def _histograms(results: ClassResults) -> str:
     students = results.submitted()
     figures = []
     for spec in results.exercises:
-        png = _histogram_png([s.results[spec.name].score for s in students], results.maxima[spec.name], spec.name)
-        figures.append(
-            f'<figure><img src="data:image/png;base64,{png}" alt="histogram of {escape(spec.name)} scores">'
-            f"<figcaption>{escape(spec.title)}</figcaption></figure>"
-        )
-    png = _histogram_png([s.total for s in students], results.max_total, "total")
-    figures.append(f'<figure><img src="data:image/png;base64,{png}" alt="histogram of total scores"><figcaption>total</figcaption></figure>')
+        svg = histogram_svg([s.results[spec.name].score for s in students], results.maxima[spec.name], spec.name)
+        figures.append(f"<figure>{svg}<figcaption>{escape(spec.title)}</figcaption></figure>")
+    svg = histogram_svg([s.total for s in students], results.max_total, "total")
+    figures.append(f"<figure>{svg}<figcaption>total</figcaption></figure>")
     return f'<section id="histograms"><h2>Score histograms</h2><div class="figures">{"".join(figures)}</div></section>'
 
 
