@@ -255,6 +255,17 @@ def _check_files(specs: list[ExerciseSpec], options: GradeOptions) -> tuple[dict
     return files, without_hidden
 
 
+# pytest's builtin plugins a grading run leaves out. Each adds hooks to every phase of
+# every check or options nobody passes here: unraisableexception alone costs ~0.4 s of
+# gc.collect() at exit; log capture adds and removes its handlers around every phase
+# (~0.1 s a submission; checks report through exceptions, never through logging); the
+# last eight, with capture off, ~50 ms of a 0.7 s submission. tmp_path, monkeypatch and
+# capsys stay: an exercise's checks may use them.
+UNUSED_PLUGINS = ("warnings", "unraisableexception", "threadexception", "faulthandler", "doctest", "pastebin",
+                  "logging", "debugging", "unittest", "junitxml", "setuponly", "setupplan", "stepwise",
+                  "legacypath", "subtests")  # fmt: skip
+
+
 def _pytest_args(files: dict[Path, ExerciseSpec]) -> list[str]:
     return [
         *[str(p) for p in files],
@@ -267,28 +278,7 @@ def _pytest_args(files: dict[Path, ExerciseSpec]) -> list[str]:
         "--import-mode=importlib",
         "-q",
         "--tb=no",  # messages come from the exceptions; formatting tracebacks costs time
-        # Plugins a grading run does not need; unraisableexception alone costs
-        # ~0.4 s of gc.collect() at exit.
-        "-p", "no:warnings",
-        "-p", "no:unraisableexception",
-        "-p", "no:threadexception",
-        "-p", "no:faulthandler",
-        "-p", "no:doctest",
-        "-p", "no:pastebin",
-        # Log capture adds and removes its handlers around every phase of every check
-        # (~0.1 s a submission); checks report through exceptions, never through logging.
-        "-p", "no:logging",
-        # Nor these, which add hooks to every phase of every check or options nobody
-        # passes here; together with capture off they are ~50 ms of a 0.7 s submission.
-        # (tmp_path, monkeypatch and capsys stay: an exercise's checks may use them.)
-        "-p", "no:debugging",
-        "-p", "no:unittest",
-        "-p", "no:junitxml",
-        "-p", "no:setuponly",
-        "-p", "no:setupplan",
-        "-p", "no:stepwise",
-        "-p", "no:legacypath",
-        "-p", "no:subtests",
+        *[arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")],
         # Output capture swaps file descriptors around every phase. Nothing submitted runs
         # in this process (student code prints into its worker's log), and what checks
         # print goes to the sink _run_pytest redirects it to.

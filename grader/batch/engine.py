@@ -82,6 +82,8 @@ class LocalPool:
             raise RuntimeError(f"grading slots keep dying before they are ready ({died}); see {self.log_dir}")
 
     def close(self) -> None:
+        for slot in self.slots:  # every slot winds down at once, not one after another
+            slot.end_input()
         for slot in self.slots:
             slot.close()
         self.slots = []

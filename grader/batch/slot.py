@@ -81,7 +81,11 @@ class Slot:
         import torch
 
         torch.set_num_threads(1)  # each slot is one core; verdicts are small tensor maths
+        from grader.runner import UNUSED_PLUGINS
+
         for name in _pytest.config.default_plugins:
+            if name in UNUSED_PLUGINS:
+                continue  # (junitxml alone would import xml.etree: 0.3 s)
             try:
                 importlib.import_module(f"_pytest.{name}")
             except ImportError:
@@ -525,11 +529,15 @@ class SlotProcess:
         how = f"signal {-code}" if code < 0 else f"code {code}"
         return f"the grading slot exited ({how}){tail}"
 
-    def close(self) -> None:
+    def end_input(self) -> None:
+        """No more jobs: the slot finishes its current one, if any, and exits."""
         try:
             self.proc.stdin.close()
         except OSError:
             pass
+
+    def close(self) -> None:
+        self.end_input()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
