@@ -30,6 +30,7 @@ def course_exercise(
     requires: tuple[str, ...] = (),
     forbidden: tuple[Forbidden, ...] = (),
     worker_imports: tuple[str, ...] = (),
+    check_preloads: tuple[str, ...] = (),
 ) -> ExerciseSpec:
     module = module or name
     folder = EXERCISES_DIR / name
@@ -48,4 +49,5 @@ def course_exercise(
         requires=requires,
         forbidden=forbidden,
         worker_imports=worker_imports,
+        check_preloads=check_preloads,
     )

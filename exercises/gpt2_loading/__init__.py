@@ -33,6 +33,7 @@ EXERCISE = course_exercise(
     data=("tiny-gpt2", "gpt2_tokenizer"),
     # The GPT is built from the student's own DecoderBlock (exercise 4).
     requires=("decoder_block",),
+    check_preloads=("grader.data:shared_gpt2_tokenizer", "exercises.gpt2_loading:read_tiny_checkpoint"),
 )
 
 TINY_CHECKPOINT = DATA_DIR / "tiny-gpt2"
@@ -90,6 +91,11 @@ def read_checkpoint(folder: str | Path) -> Checkpoint:
         expected[name] = value.float().contiguous() if value.is_floating_point() else value
         sources[name] = key
     return Checkpoint(folder, config, tensors, expected, sources, frozenset(transposed))
+
+
+def read_tiny_checkpoint() -> Checkpoint:
+    """The course's tiny checkpoint, read (and cached) as the checks read it."""
+    return read_checkpoint(TINY_CHECKPOINT)
 
 
 def tiny_maker():

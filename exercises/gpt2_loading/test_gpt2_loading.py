@@ -221,18 +221,18 @@ def reference_run(reference, compute, ckpt: Checkpoint):
 
 
 def prompt_ids() -> list[int]:
-    from grader.data import gpt2_tokenizer
+    from grader.data import shared_gpt2_tokenizer
 
-    ids = gpt2_tokenizer().encode(PROMPT).ids
+    ids = shared_gpt2_tokenizer().encode(PROMPT).ids
     if ids != PROMPT_IDS:
         raise RuntimeError(f"the GPT-2 tokenizer encodes {PROMPT!r} as {ids}, not {PROMPT_IDS}: data/gpt2_tokenizer is broken")
     return ids
 
 
 def decode(ids: list[int]) -> str:
-    from grader.data import gpt2_tokenizer
+    from grader.data import shared_gpt2_tokenizer
 
-    return gpt2_tokenizer().decode(ids)
+    return shared_gpt2_tokenizer().decode(ids)
 
 
 # --------------------------------------------------------------------------- loading

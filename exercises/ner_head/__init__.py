@@ -10,4 +10,6 @@ EXERCISE = course_exercise(
     data=("gpt2_tokenizer", "ner"),
     # train_head builds a torch.optim optimizer, whose first use imports torch._dynamo.
     worker_imports=("torch._dynamo",),
+    # The checks encode sentences of the course corpus with the GPT-2 tokenizer.
+    check_preloads=("exercises.ner_head.ner_data:preload_corpus",),
 )

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.data import END_OF_TEXT, END_OF_TEXT_ID, DataError, data_dir, gpt2_tokenizer
+from grader.data import END_OF_TEXT, END_OF_TEXT_ID, DataError, data_dir, gpt2_tokenizer, shared_gpt2_tokenizer
 
 # The label set of the NER exercise, in a fixed order (label id = index).
 NER_LABELS: tuple[str, ...] = (
@@ -36,12 +36,17 @@ _TAG = re.compile(r"^(O|[BI]-[A-Za-z][A-Za-z0-9_]*)$")
 # --------------------------------------------------------------------------- words -> GPT-2 tokens
 
 
+def shared_tokenizers(folder: str | None = None):
+    """(plain, wrapped in <|endoftext|>) tokenizers for encode_words, built once per folder
+    (default: the data folder's gpt2_tokenizer). Shared: never modify them."""
+    return _tokenizers_in(str(Path(folder) if folder is not None else data_dir() / "gpt2_tokenizer"))
+
+
 @functools.lru_cache(maxsize=4)
-def _shared_tokenizers(folder: str):
-    """(plain, wrapped in <|endoftext|>) tokenizers for encode_words; built once per folder."""
+def _tokenizers_in(folder: str):
     from tokenizers import processors
 
-    plain = gpt2_tokenizer(folder)
+    plain = shared_gpt2_tokenizer(folder)
     wrapped = gpt2_tokenizer(folder)
     wrapped.post_processor = processors.TemplateProcessing(
         single=f"{END_OF_TEXT} $A {END_OF_TEXT}",
@@ -71,10 +76,25 @@ def encode_words(words: list[str], special_tokens: bool = False, folder: str | P
     if not words:
         raise DataError("encode_words: a sentence needs at least one word")
     folder = str(Path(folder) if folder is not None else data_dir() / "gpt2_tokenizer")
-    plain, wrapped = _shared_tokenizers(folder)
+    ids, tokens, word_ids = _encoded(tuple(words), special_tokens, folder)
+    return WordEncoding(list(ids), list(tokens), list(word_ids))
+
+
+@functools.lru_cache(maxsize=16384)  # the course corpus, both ways, is ~1,600 sentences
+def _encoded(words: tuple[str, ...], special_tokens: bool, folder: str) -> tuple[tuple, tuple, tuple]:
+    plain, wrapped = shared_tokenizers(folder)
     spaced = [words[0]] + [" " + w for w in words[1:]]
     encoding = (wrapped if special_tokens else plain).encode(spaced, is_pretokenized=True)
-    return WordEncoding(list(encoding.ids), list(encoding.tokens), list(encoding.word_ids))
+    return tuple(encoding.ids), tuple(encoding.tokens), tuple(encoding.word_ids)
+
+
+def preload_corpus() -> None:
+    """Read and encode the course's NER corpus once in this process (ExerciseSpec.check_preloads:
+    a batch slot does it before forking a process per submission)."""
+    for split in ("train", "test"):
+        for sentence in ner_split(split):
+            encode_words(sentence.words)
+            encode_words(sentence.words, special_tokens=True)
 
 
 # --------------------------------------------------------------------------- CoNLL
@@ -139,7 +159,13 @@ def ner_split(split: str) -> list[Sentence]:
     """The course's NER corpus: ``"train"`` or ``"test"`` from ``<data>/ner/``."""
     if split not in ("train", "test"):
         raise DataError(f"unknown NER split {split!r}: use 'train' or 'test'")
-    return read_conll(data_dir() / "ner" / f"{split}.conll")
+    # Read once per process; every caller gets its own Sentence objects.
+    return [Sentence(list(words), list(tags)) for words, tags in _read_split(str(data_dir() / "ner" / f"{split}.conll"))]
+
+
+@functools.lru_cache(maxsize=4)
+def _read_split(path: str) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    return tuple((tuple(s.words), tuple(s.tags)) for s in read_conll(path))
 
 
 def label_ids(tags: list[str], labels: tuple[str, ...] = NER_LABELS) -> list[int]:

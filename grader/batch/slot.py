@@ -67,6 +67,7 @@ class Slot:
         self.fingerprints: dict[str, str] = {}
         self._pending: tuple[int, Path] | None = None
         self._graded = 0  # submissions so far (the reply cache's size is checked every few)
+        self._preloaded: set[str] = set()  # ExerciseSpec.check_preloads called so far
         # Everything imported so far lives as long as the slot: keep the garbage collector
         # of each forked child from walking (and so copying) those pages.
         gc.collect()
@@ -114,7 +115,7 @@ class Slot:
         import grader.zygote
 
         # What the exercises' workers import besides torch (ExerciseSpec.worker_imports) is
-        # imported when the first job that needs it arrives (_warm_workers_for), so a batch
+        # imported when the first job that needs it arrives (_prepare_for), so a batch
         # pays only for what its exercises use.
         self.zygote = grader.zygote.Zygote(fork=fork)
         # Code that asks for the process-wide zygote (default_zygote) gets ours.
@@ -147,7 +148,7 @@ class Slot:
         """
         from grader.batch.job import error_result
 
-        self._warm_workers_for(job["options"])  # once per slot, not on the student's clock
+        self._prepare_for(job["options"])  # once per slot, not on the student's clock
         start = time.monotonic()
         mine = self.fingerprint(job["options"])
         if job.get("fingerprint") and mine != job["fingerprint"]:
@@ -200,8 +201,9 @@ class Slot:
         how = f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"code {os.WEXITSTATUS(status)}"
         return error_result(job, f"the grader's process for this submission died ({how})", retry=True, seconds=elapsed)
 
-    def _warm_workers_for(self, options: dict) -> None:
-        """Have the zygote import what the job's exercises' workers will import."""
+    def _prepare_for(self, options: dict) -> None:
+        """Have the zygote import what the job's exercises' workers will import, and load here
+        the data their checks share (ExerciseSpec.check_preloads), once per slot."""
         try:
             specs = self.registry.select(options.get("exercises"))
         except LookupError:
@@ -210,6 +212,12 @@ class Slot:
             self.zygote.import_modules(sorted({name for spec in specs for name in spec.worker_imports}))
         except Exception:  # noqa: BLE001 - the workers import them themselves, slower
             traceback.print_exc(file=sys.stderr)
+        fresh = [target for spec in specs for target in spec.check_preloads if target not in self._preloaded]
+        for target in fresh:
+            self._preloaded.add(target)
+            _call_preload(target)
+        if fresh:
+            gc.freeze()  # what they loaded lives as long as the slot, like our imports
 
     def cleanup(self, restart_zygote: bool = False) -> int:
         """Reap the last child, remove its scratch folder, restart a zygote a submission killed."""
@@ -227,6 +235,18 @@ class Slot:
         if restart_zygote or not self.zygote.alive():
             self.restart_zygote()
         return status
+
+
+def _call_preload(target: str) -> None:
+    """Call an ExerciseSpec.check_preloads entry ("module:function"). One that fails is left
+    to the checks, which call it again and report what is wrong in the submission's result."""
+    import importlib
+
+    module, _, function = target.partition(":")
+    try:
+        getattr(importlib.import_module(module), function)()
+    except Exception:  # noqa: BLE001
+        traceback.print_exc(file=sys.stderr)
 
 
 def _import_check_file(path: Path) -> None:
