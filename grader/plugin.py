@@ -11,6 +11,7 @@ the plugin is told, per check file, which exercise it belongs to.
 
 from __future__ import annotations
 
+import os
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -96,26 +97,43 @@ class GraderPlugin:
     def __init__(
         self,
         specs_by_file: dict[Path, ExerciseSpec],
-        submission: Submission,
+        submission: Submission | None,
         device: str,
         seed: int,
-        make_transport: Callable[[ExerciseSpec, str], Transport],
+        make_transport: Callable[[ExerciseSpec, str], Transport] | None,
         settings: dict[str, str] | None = None,
     ):
-        self.settings_map = dict(settings or {})
-        self.on_check: Callable[[str, CheckResult], None] | None = None
+        # What the session's collection decides (the same for every run of the session):
         self.item_specs: dict[str, ExerciseSpec] = {}
         self.specs_by_file = {p.resolve(): s for p, s in specs_by_file.items()}
+        # Exercises whose @pytest.mark.hidden checks must not run (set by the runner:
+        # a student kit, or a run that asked for visible checks only).
+        self.exclude_hidden: set[str] = set()
+        self.collect_failures: list[tuple[ExerciseSpec, CheckResult]] = []
+        self.rootpath = Path.cwd()
+        self.start_run(submission, device, seed, make_transport, settings)
+
+    def start_run(
+        self,
+        submission: Submission | None,
+        device: str,
+        seed: int,
+        make_transport: Callable[[ExerciseSpec, str], Transport] | None,
+        settings: dict[str, str] | None = None,
+    ) -> None:
+        """Grade ``submission`` next: a session collected once (grader.session) runs its
+        checks for one submission per forked process, each set up by this call."""
+        self.settings_map = dict(settings or {})
+        self.on_check: Callable[[str, CheckResult], None] | None = None
         self.submission = submission
         self.device_name = device
         self.base_seed = seed
         self.make_transport = make_transport
         self.runs: dict[str, ExerciseRun] = {}
-        # Exercises whose @pytest.mark.hidden checks must not run (set by the runner:
-        # a student kit, or a run that asked for visible checks only).
-        self.exclude_hidden: set[str] = set()
         self._excinfo: dict[str, Failure] = {}
         self._source_rules: dict[str, str | None] = {}  # exercise -> why its source breaks a rule
+        for spec, check in self.collect_failures:
+            self.run_for(spec).result.checks.append(check)
 
     # ---------------------------------------------------------------- bookkeeping
 
@@ -137,6 +155,7 @@ class GraderPlugin:
     # ---------------------------------------------------------------- pytest hooks
 
     def pytest_configure(self, config: pytest.Config) -> None:
+        self.rootpath = config.rootpath  # what a report's fspath is relative to
         config.addinivalue_line("markers", "points(n): how many points the check is worth")
         config.addinivalue_line("markers", "hidden: instructor-only check, never shipped in a student kit")
 
@@ -158,20 +177,20 @@ class GraderPlugin:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed and report.fspath and Path(report.fspath).suffix == ".py":
             try:
-                spec = self.spec_of(Path(report.fspath))
+                spec = self.spec_of(Path(os.path.normpath(self.rootpath / report.fspath)))
             except KeyError:
                 return
             text = str(report.longrepr).strip().splitlines()
-            self.run_for(spec).result.checks.append(
-                CheckResult(
-                    f"collect {Path(report.fspath).name}",
-                    0.0,
-                    0.0,
-                    ERROR,
-                    "the grader itself failed: could not load the checks: " + (text[-1] if text else ""),
-                    outcome=GRADER_ERROR,
-                )
+            check = CheckResult(
+                f"collect {Path(report.fspath).name}",
+                0.0,
+                0.0,
+                ERROR,
+                "the grader itself failed: could not load the checks: " + (text[-1] if text else ""),
+                outcome=GRADER_ERROR,
             )
+            self.collect_failures.append((spec, check))
+            self.run_for(spec).result.checks.append(check)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):

@@ -15,7 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from grader.live import LiveTransport, reply_cap
 from grader.remote import Transport
@@ -25,6 +25,9 @@ from grader.sandbox import BEST_EFFORT, Limits
 from grader.spec import ExerciseSpec
 from grader.submission import Submission
 from grader.boundary import WorkerConfig
+
+if TYPE_CHECKING:
+    from grader.session import PreparedSessions
 
 INI_FILE = Path(__file__).with_name("pytest_grader.ini")
 
@@ -48,6 +51,9 @@ class GradeOptions:
     reference_cache: str | None = None
     # Called with (exercise name, CheckResult) as each check finishes: progress display.
     on_check: Callable[[str, CheckResult], None] | None = None
+    # pytest sessions collected ahead of the run (a batch slot's, see grader.session);
+    # None: one pytest.main per run.
+    prepared: "PreparedSessions | None" = None
 
 
 def resolve_device(device: str) -> str:
@@ -162,13 +168,24 @@ def grade(
     run_dir = tempfile.mkdtemp(prefix="grader-run-")
     try:
         transports = _Transports(options, submission, zygote or default_zygote(), device, run_dir, support or [])
-        files, without_hidden = _check_files(specs, options)
-        plugin = GraderPlugin(files, submission, device, options.seed, transports.make, transports.settings)
-        plugin.on_check = options.on_check
-        # A @pytest.mark.hidden check that sits in a visible check file is left out too.
-        plugin.exclude_hidden = without_hidden
+        files, without_hidden = check_files(specs, options)
         start = time.monotonic()
-        code, output = _run_pytest(_pytest_args(files), plugin, transports.inputs)
+
+        def start_run(plugin: GraderPlugin) -> None:
+            plugin.start_run(submission, device, options.seed, transports.make, transports.settings)
+            plugin.on_check = options.on_check
+
+        prepared = options.prepared.get(files, without_hidden) if options.prepared is not None else None
+        ran = prepared.run(start_run, transports.inputs) if prepared is not None else None
+        if ran is not None:
+            plugin = prepared.plugin
+            code, output = ran
+        else:
+            plugin = GraderPlugin(files, None, device, options.seed, None)
+            start_run(plugin)
+            # A @pytest.mark.hidden check that sits in a visible check file is left out too.
+            plugin.exclude_hidden = without_hidden
+            code, output = _run_pytest(pytest_args(files), plugin, transports.inputs)
         elapsed = time.monotonic() - start
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)  # worker output logs (messages already read), inputs
@@ -240,7 +257,7 @@ def _replayed_reference(spec: ExerciseSpec, seed: int | None, device: str) -> Tr
         return _MissingTransport(str(exc), role="reference")
 
 
-def _check_files(specs: list[ExerciseSpec], options: GradeOptions) -> tuple[dict[Path, ExerciseSpec], set[str]]:
+def check_files(specs: list[ExerciseSpec], options: GradeOptions) -> tuple[dict[Path, ExerciseSpec], set[str]]:
     """Each check file of the run -> its exercise, and the exercises graded without hidden checks."""
     files: dict[Path, ExerciseSpec] = {}
     without_hidden: set[str] = set()
@@ -266,7 +283,7 @@ UNUSED_PLUGINS = ("warnings", "unraisableexception", "threadexception", "faultha
                   "legacypath", "subtests")  # fmt: skip
 
 
-def _pytest_args(files: dict[Path, ExerciseSpec]) -> list[str]:
+def pytest_args(files: dict[Path, ExerciseSpec]) -> list[str]:
     return [
         *[str(p) for p in files],
         "-c", str(INI_FILE),
@@ -291,22 +308,16 @@ def _run_pytest(args: list[str], plugin, inputs: str) -> tuple[int, str]:
     results come from the plugin)."""
     import pytest
 
+    from grader.session import plugin_autoload_off
+
     sink = io.StringIO()
-    # Third-party pytest plugins installed beside us (hypothesis, xdist, ...) have no
-    # business in a grading run, and loading them costs seconds.
-    saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     saved_tempdir, tempfile.tempdir = tempfile.tempdir, inputs
     try:
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        with plugin_autoload_off(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             code = pytest.main(args, plugins=[plugin])
     finally:
         plugin.close()
         tempfile.tempdir = saved_tempdir
-        if saved is None:
-            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
-        else:
-            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
     return int(code), sink.getvalue()
 
 
@@ -364,4 +375,4 @@ class _MissingTransport:
         pass
 
 
-__all__ = ["grade", "GradeOptions", "resolve_device"]
+__all__ = ["grade", "GradeOptions", "resolve_device", "check_files", "pytest_args"]

@@ -27,7 +27,7 @@ def test_points_come_from_the_marker():
 def test_builtin_fixtures_an_exercise_may_use_survive_the_trimmed_session(tmp_path):
     """The grader's pytest session leaves out plugins and capture; tmp_path, monkeypatch
     and capsys, which an exercise's checks may use, still work."""
-    from grader.runner import _pytest_args, _run_pytest
+    from grader.runner import pytest_args, _run_pytest
 
     check = tmp_path / "test_uses_builtins.py"
     check.write_text(
@@ -42,7 +42,7 @@ def test_builtin_fixtures_an_exercise_may_use_survive_the_trimmed_session(tmp_pa
         def close(self):
             pass
 
-    code, output = _run_pytest(_pytest_args({check: None}), Nothing(), str(tmp_path))
+    code, output = _run_pytest(pytest_args({check: None}), Nothing(), str(tmp_path))
     assert code == 0, output
 
 
@@ -52,3 +52,22 @@ def test_workers_start_with_malloc_on_huge_pages_and_keep_other_tunables():
     assert worker_environment({})["GLIBC_TUNABLES"] == "glibc.malloc.hugetlb=1"
     env = worker_environment({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=0"})
     assert env["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"
+
+
+def test_a_check_file_that_fails_to_import_is_named_with_its_error(tmp_path):
+    """The plugin finds the exercise of a collection error (its report's path is relative to
+    the rootdir) and says what failed, instead of 'no checks ran'."""
+    import subprocess
+    import sys
+
+    check = tmp_path / "test_broken_checks.py"
+    check.write_text("import no_such_module_anywhere\n\ndef test_x(student):\n    pass\n")
+    script = (
+        "import sys; from dataclasses import replace; from pathlib import Path\n"
+        "from grader.registry import load_registry; from grader.runner import grade, GradeOptions\n"
+        "from grader.submission import from_solutions\n"
+        "spec = replace(load_registry().get('softmax'), checks=(Path(sys.argv[1]),), hidden_checks=())\n"
+        "print(grade([spec], from_solutions([spec]), GradeOptions(seed=11))[0].checks[0].message)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(check)], capture_output=True, text=True, timeout=300)
+    assert "could not load the checks" in out.stdout and "no_such_module_anywhere" in out.stdout, out.stdout + out.stderr

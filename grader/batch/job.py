@@ -130,15 +130,32 @@ def error_result(job: dict, message: str, retry: bool = False, seconds: float = 
     return _result(job, ERROR, [], {"total": round(seconds, 4), "grade": 0.0}, error=message, retry=retry)
 
 
-def grade_job(job: dict, zygote, scratch: Path, registry=None, reference_cache: Path | None = None) -> dict:
+def grade_options_for(options: JobOptions, reference_cache: Path | None = None, prepared=None):
+    """The runner's GradeOptions for a job's options (grader.runner.GradeOptions)."""
+    from grader.runner import GradeOptions
+
+    return GradeOptions(
+        device=options.device,
+        seed=options.seed,
+        limits=options.limits(),
+        settings=dict(options.settings),
+        isolation=options.isolation,
+        reference_cache=str(reference_cache) if reference_cache else None,
+        prepared=prepared,
+    )
+
+
+def grade_job(job: dict, zygote, scratch: Path, registry=None, reference_cache: Path | None = None,
+              prepared=None) -> dict:  # fmt: skip
     """Grade one submission (in a trusted process of its own); never raises.
 
     ``reference_cache``: a folder shared by the jobs of one slot, where the reference's
-    replies are kept for the next students (grader.refcache)."""
+    replies are kept for the next students (grader.refcache). ``prepared``: the slot's
+    pytest sessions, collected before it forked (grader.session.PreparedSessions)."""
     from grader.api import with_requirements
     from grader.batch.unpack import UnpackError, materialize, resolve
     from grader.registry import UnknownExercise, load_registry
-    from grader.runner import GradeOptions, grade
+    from grader.runner import grade
 
     start = time.monotonic()
     options = JobOptions.from_json(job["options"])
@@ -156,14 +173,7 @@ def grade_job(job: dict, zygote, scratch: Path, registry=None, reference_cache: 
         return error_result(job, f"cannot read the submission: {exc.strerror or exc}", seconds=time.monotonic() - start)
     support = with_requirements(specs, registry)
     submission = resolve(root, specs, support, label, single_file=job["source"].get("kind") == "file")
-    grade_options = GradeOptions(
-        device=options.device,
-        seed=options.seed,
-        limits=options.limits(),
-        settings=dict(options.settings),
-        isolation=options.isolation,
-        reference_cache=str(reference_cache) if reference_cache else None,
-    )
+    grade_options = grade_options_for(options, reference_cache, prepared)
     graded = time.monotonic()
     results = grade(specs, submission, grade_options, zygote=zygote, support=support)
     done = time.monotonic()

@@ -68,6 +68,12 @@ class Slot:
         self._pending: tuple[int, Path] | None = None
         self._graded = 0  # submissions so far (the reply cache's size is checked every few)
         self._preloaded: set[str] = set()  # ExerciseSpec.check_preloads called so far
+        from grader.runner import pytest_args
+        from grader.session import PreparedSessions
+
+        # The pytest sessions of the jobs' check files, configured and collected once
+        # here (when the first job that needs one arrives); each job's child runs one.
+        self.sessions = PreparedSessions(pytest_args)
         # Everything imported so far lives as long as the slot: keep the garbage collector
         # of each forked child from walking (and so copying) those pages.
         gc.collect()
@@ -216,8 +222,17 @@ class Slot:
         for target in fresh:
             self._preloaded.add(target)
             _call_preload(target)
-        if fresh:
-            gc.freeze()  # what they loaded lives as long as the slot, like our imports
+        sessions = len(self.sessions)
+        try:
+            from grader.batch.job import JobOptions, grade_options_for
+            from grader.runner import check_files
+
+            files, without_hidden = check_files(specs, grade_options_for(JobOptions.from_json(options)))
+            self.sessions.get(files, without_hidden)
+        except Exception:  # noqa: BLE001 - the job's child runs pytest.main, which says what is wrong
+            traceback.print_exc(file=sys.stderr)
+        if fresh or len(self.sessions) > sessions:
+            gc.freeze()  # what was loaded lives as long as the slot, like our imports
 
     def cleanup(self, restart_zygote: bool = False) -> int:
         """Reap the last child, remove its scratch folder, restart a zygote a submission killed."""
@@ -285,7 +300,8 @@ def _child(job: dict, token: str, slot: Slot, scratch: Path, write_fd: int) -> N
         # the job's scratch folder, which the slot removes whatever happens.
         tempfile.tempdir = str(scratch)
         try:
-            result = grade_job(job, slot.zygote, scratch, slot.registry, reference_cache=slot.reference_cache)
+            result = grade_job(job, slot.zygote, scratch, slot.registry, reference_cache=slot.reference_cache,
+                               prepared=slot.sessions)  # fmt: skip
         except BaseException as exc:  # noqa: BLE001 - the grader itself failed: say so
             result = error_result(job, f"the grader itself failed: {type(exc).__name__}: {exc}", retry=True)
         payload = json.dumps({"token": token, "result": result}).encode()
