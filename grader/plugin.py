@@ -106,6 +106,7 @@ class GraderPlugin:
         # What the session's collection decides (the same for every run of the session):
         self.item_specs: dict[str, ExerciseSpec] = {}
         self.specs_by_file = {p.resolve(): s for p, s in specs_by_file.items()}
+        self._spec_of_path: dict = {}
         # Exercises whose @pytest.mark.hidden checks must not run (set by the runner:
         # a student kit, or a run that asked for visible checks only).
         self.exclude_hidden: set[str] = set()
@@ -143,7 +144,11 @@ class GraderPlugin:
         return self.runs[spec.name]
 
     def spec_of(self, path: Path) -> ExerciseSpec:
-        return self.specs_by_file[Path(path).resolve()]
+        # Asked for several times per check (each with the item's path): resolve each once.
+        spec = self._spec_of_path.get(path)
+        if spec is None:
+            spec = self._spec_of_path[path] = self.specs_by_file[Path(path).resolve()]
+        return spec
 
     def close(self) -> None:
         for run in self.runs.values():

@@ -96,6 +96,7 @@ def source_uses(path: str | Path, names: Iterable[str]) -> list[Use]:
 class _SourceScan:
     def __init__(self, tree: ast.AST, names: tuple[str, ...], file: str):
         self.tree, self.file = tree, file
+        self.nodes = list(ast.walk(tree))  # walked four times below: once is enough
         self.names = set(names)
         # A forbidden name reached by another path inside torch (``torch.nn.modules.
         # activation.Softmax``, ``torch._C._VariableFunctions.softmax``) is known by its
@@ -114,7 +115,7 @@ class _SourceScan:
 
     def run(self) -> list[Use]:
         self._collect()
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 for a in node.names:
                     if a.name != "*":
@@ -133,7 +134,7 @@ class _SourceScan:
     # -- what the module binds
 
     def _collect(self) -> None:
-        for node in ast.walk(self.tree):
+        for node in self.nodes:
             if isinstance(node, ast.Import):
                 for a in node.names:
                     if a.asname:
@@ -160,7 +161,7 @@ class _SourceScan:
         # ``F = torch.nn.functional``, ``sm = F.softmax``: a plain name for a dotted one
         # (twice, so that an alias of an alias resolves too).
         for _ in range(2):
-            for node in ast.walk(self.tree):
+            for node in self.nodes:
                 if (
                     isinstance(node, ast.Assign)
                     and len(node.targets) == 1
