@@ -171,6 +171,8 @@ def _strip_ids(doc: dict, session: Session) -> dict:
             skip = ("rid", "device") if "__tensor__" in value else ("rid",)
             return {k: walk(v) for k, v in value.items() if k not in skip}
         if isinstance(value, list):
+            if all(t in _PLAIN_TYPES for t in map(type, value)):
+                return value
             return [walk(v) for v in value]
         return value
 
@@ -179,12 +181,17 @@ def _strip_ids(doc: dict, session: Session) -> dict:
     return out
 
 
+_PLAIN_TYPES = frozenset((int, float, str, bool, type(None)))  # hold no handle
+
+
 def _handles_to_wire(value: Any) -> Any:
     if isinstance(value, Remote):
         if value._path:
             raise TypeError("pass a handle itself, not an attribute path of one, as an argument")
         return wire.Handle(value._root, value._type)
     if isinstance(value, (list, tuple)):
+        if all(t in _PLAIN_TYPES for t in map(type, value)):  # token ids, tags: nothing to convert
+            return value if type(value) in (list, tuple) else list(value)
         converted = [_handles_to_wire(v) for v in value]
         return type(value)(converted) if type(value) in (list, tuple) else converted
     if isinstance(value, dict):

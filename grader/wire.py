@@ -158,6 +158,15 @@ def recv_frame(
 # --------------------------------------------------------------------------- values
 
 
+_PLAIN_TYPES = frozenset((int, str, bool, type(None)))
+
+
+def _plain_list(values) -> list | None:
+    """``values`` as a list when every item is sent as it is (an int, str, bool or None:
+    token ids, tags, word ids); else None. One pass instead of a call per item."""
+    return list(values) if all(t in _PLAIN_TYPES for t in map(type, values)) else None
+
+
 class Encoder:
     """Turns a value into (JSON tree, tensors); objects that are not data become handles.
 
@@ -186,10 +195,11 @@ class Encoder:
             return self._tensor(value.tensor, keep_layout=True)
         if isinstance(value, torch.dtype):
             return {"__dtype__": str(value).removeprefix("torch.")}
-        if type(value) in (tuple, torch.Size):
-            return {"__tuple__": [self.encode(v) for v in value]}
-        if type(value) is list:
-            return [self.encode(v) for v in value]
+        if type(value) in (tuple, torch.Size, list):
+            items = _plain_list(value)
+            if items is None:
+                items = [self.encode(v) for v in value]
+            return items if type(value) is list else {"__tuple__": items}
         if isinstance(value, dict) and type(value).__name__ in ("dict", "OrderedDict"):
             if all(type(k) is str and k not in _TAGS for k in value):
                 return {k: self.encode(v) for k, v in value.items()}

@@ -121,3 +121,21 @@ def test_every_dtype_crosses_as_safetensors(dtype):
     out = wire.Decoder(blob, None).decode(tree)
     assert out[0].dtype == dtype and torch.equal(out[0], x)
     assert torch.equal(out[1], x[:, 1]) and out[2] == {"scale": 2.0}
+
+
+def test_lists_of_plain_items_encode_as_themselves_and_the_rest_item_by_item():
+    import enum
+
+    class Tag(enum.IntEnum):
+        B = 1
+
+    enc = wire.Encoder()
+    assert enc.encode([1, True, None, "B-PER", -100]) == [1, True, None, "B-PER", -100]
+    assert enc.encode((3, "x")) == {"__tuple__": [3, "x"]}
+    assert enc.encode(torch.Size([2, 3])) == {"__tuple__": [2, 3]}
+    assert enc.encode([1.5, float("inf")]) == [1.5, {"__float__": "inf"}]  # floats are checked one by one
+    for odd in ([1, object()], [1, Tag.B]):  # not data: refused here, a handle in a worker
+        with pytest.raises(TypeError):
+            enc.encode(odd)
+    decoded = wire.Decoder(b"", None).decode(enc.encode([[1, 2], (None, "a")]))
+    assert decoded == [[1, 2], (None, "a")]
