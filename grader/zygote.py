@@ -70,8 +70,13 @@ def warm_imports() -> None:
 
     import grader.worker  # noqa: F401
 
+
+def _warm_worker_only_imports() -> None:
+    """What workers need and the zygote's client does not: imported in the zygote itself,
+    so a batch slot (which forks its zygote after warm_imports) neither waits for them nor
+    carries them into the process it forks per submission (sympy: ~33 MiB of heap)."""
     try:
-        # The first backward() imports sympy through this module (~0.7 s); import it
+        # The first backward() imports sympy through this module (~0.4-0.9 s); import it
         # here once so forked workers do not each pay for it.
         import torch.fx.experimental.symbolic_shapes  # noqa: F401
     except Exception:
@@ -83,6 +88,7 @@ def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
     from grader.boundary import WorkerConfig
 
     warm_imports()
+    _warm_worker_only_imports()
     _import_modules(preload)
 
     statuses: dict[int, tuple[int | None, int | None]] = {}
