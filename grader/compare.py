@@ -156,6 +156,10 @@ def describe_difference(
     """
     if actual.shape != expected.shape:
         return f"has shape {_shape(actual)}, expected {_shape(expected)}"
+    if actual.dtype == expected.dtype and actual.device == expected.device and torch.equal(actual, expected):
+        # Exactly equal (a loaded weight, a copied mask): close at any tolerance. One pass
+        # instead of the float64 arithmetic below (57 ms for GPT-2's wte, against 1 ms).
+        return None
     cast = ""
     dtypes = (expected.dtype,)
     if actual.dtype != expected.dtype:

@@ -131,3 +131,23 @@ def test_a_layout_past_its_storage_is_a_protocol_error():
     tree["layout"]["stride"] = [1, 100]
     with pytest.raises(wire.ProtocolError):
         wire.Decoder(enc.blob(), lambda h: None).decode(tree)
+
+
+def test_describe_difference_exact_copies_and_near_misses():
+    """An exact copy is close (the fast path); one element off, a NaN, or another dtype still
+    gets its sentence."""
+    import torch
+
+    from grader.compare import describe_difference
+
+    a = torch.randn(50257, 32)
+    assert describe_difference(a, a.clone()) is None
+    off = a.clone()
+    off[123, 4] += 1.0
+    assert "max abs error 1 at index (123, 4)" in describe_difference(off, a)
+    nan = a.clone()
+    nan[0, 0] = float("nan")
+    assert "NaN" in describe_difference(nan, a)
+    assert describe_difference(nan, nan.clone()) is None  # NaN where the reference has NaN
+    assert describe_difference(a.double(), a) is None  # compared after a cast, as before
+    assert "dtype" in describe_difference(a.double(), a, strict_dtype=True)
