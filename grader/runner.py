@@ -1,8 +1,10 @@
 """Runs the checks of one or more exercises against one submission: the library entry point.
 
 One call is one in-process pytest session over the exercises' check files (pytest is
-not re-entered in a loop: its import caching leaks between runs). Submission and
-reference code run in workers forked from the zygote; verdicts are decided here.
+not re-entered in a loop: its import caching leaks between runs): a fresh ``pytest.main``,
+or, in a batch slot's per-submission fork, the session the slot collected before forking
+(``GradeOptions.prepared``, grader.session). Submission and reference code run in workers
+forked from the zygote; verdicts are decided here.
 """
 
 from __future__ import annotations
