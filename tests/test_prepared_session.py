@@ -112,3 +112,38 @@ def test_check_file_that_fails_to_load_fails_every_run(tmp_path):
         checks = _in_fork(run)
         assert len(checks) == 1 and "could not load the checks" in checks[0]["message"], checks
         assert "no_such_module_anywhere" in checks[0]["message"]
+
+
+def test_a_batch_slot_grades_through_its_prepared_session(tmp_path, monkeypatch):
+    """The slot collects once, before forking; its per-submission processes never fall back
+    to pytest.main (which would be as correct, and slower)."""
+    import shutil
+
+    import grader.runner
+    from grader.batch.discover import discover
+    from grader.batch.job import JobOptions, fingerprint
+    from grader.batch.slot import Slot
+
+    for student in ("s1", "s2"):
+        (tmp_path / "subs" / student).mkdir(parents=True)
+        shutil.copy(SOLUTIONS / "softmax.py", tmp_path / "subs" / student / "softmax.py")
+    options = JobOptions(["softmax"], timeout=300, call_timeout=10)
+    jobs = [{"id": e.id, "digest": e.digest, "label": e.label, "source": e.source(), "options": options.to_json(),
+             "fingerprint": fingerprint(options)} for e in discover(tmp_path / "subs").entries]  # fmt: skip
+
+    def no_fallback(*args, **kwargs):
+        raise AssertionError("pytest.main was called in a slot's child")
+
+    monkeypatch.setattr(grader.runner, "_run_pytest", no_fallback)  # the children inherit it
+    slot = Slot()
+    try:
+        for job in jobs:
+            result = slot.grade(job, "")
+            slot.cleanup()
+            assert result["status"] == "graded", result
+            (exercise,) = result["exercises"]
+            assert exercise["score"] == exercise["max_score"] > 0, exercise
+        assert len(slot.sessions) == 1
+    finally:
+        slot.zygote.close()
+        shutil.rmtree(slot.scratch, ignore_errors=True)
