@@ -285,13 +285,18 @@ class Zygote:
         self.preload = tuple(preload)  # grows with import_modules: a restarted zygote has them too
         self._lock = threading.Lock()
         self.restarts = 0
+        # Where this zygote's scratch folders go, fixed now: a restart happens mid-run, while
+        # grader.runner points tempfile at the run's inputs folder, which is removed when the
+        # run ends (and with it the restarted zygote's working folder, breaking every later
+        # worker).
+        self._scratch_base = tempfile.gettempdir()
         self._start(fork)
 
     def _start(self, fork: bool = False) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # cwd is an empty scratch folder so nothing near the course repo is importable
         # by accident through sys.path[0].
-        self.scratch = tempfile.mkdtemp(prefix="grader-")
+        self.scratch = tempfile.mkdtemp(prefix="grader-", dir=self._scratch_base)
         if fork:
             warm_imports()
             _import_modules(self.preload)

@@ -81,11 +81,14 @@ def test_a_student_who_takes_the_card_fails_alone_with_a_clear_message(tmp_path)
     assert after.score == after.max_points
 
 
-def test_cuda_is_initialised_only_in_workers():
+def test_cuda_is_initialised_only_in_workers(monkeypatch):
     """A slot forks a process per submission and its zygote forks workers: neither may hold
     a CUDA context (a forked child could not use CUDA)."""
+    import grader.zygote
     from grader.batch.slot import Slot
 
+    # A slot makes its zygote the process's default; the next tests get theirs back.
+    monkeypatch.setattr(grader.zygote, "_default", grader.zygote._default)
     slot = Slot()
     try:
         assert not torch.cuda.is_initialized()

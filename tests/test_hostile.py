@@ -11,6 +11,7 @@ from grader.cli import cli
 from grader.sandbox import Limits
 
 HOSTILE = SUBMISSIONS / "hostile"
+ROOT = SUBMISSIONS.parents[1]
 FAST = {"limits": Limits(call_seconds=1.5, exercise_seconds=20)}
 
 
@@ -89,6 +90,40 @@ def test_killing_the_zygote_costs_only_the_check_that_did_it():
     assert check_named(result, "test_values_match_reference").status == "failed"
     assert check_named(result, "test_gradients_match_reference").status == "passed"
     assert 0 < result.score < result.max_score
+
+
+KILL_GRANDPARENT = """
+import os, signal
+
+
+def softmax(x, dim=-1):
+    if x.dim() == 1:  # the worker's parent is its keeper; the keeper's is the zygote
+        with open(f"/proc/{os.getppid()}/stat") as f:
+            zygote = int(f.read().rsplit(")", 1)[1].split()[1])
+        os.kill(zygote, signal.SIGKILL)
+        os._exit(3)
+    e = (x - x.amax(dim=dim, keepdim=True)).exp()
+    return e / e.sum(dim=dim, keepdim=True)
+"""
+
+
+def test_a_zygote_restarted_mid_run_serves_the_next_runs_too(tmp_path):
+    """The zygote a killed one is replaced by keeps its working folder outside the run's
+    (which is removed when the run ends): the next submission graded in this process is
+    not failed by a worker that cannot start. (Only --no-sandbox lets a submission reach
+    the zygote: in the jail its parent is out of sight.)"""
+    from grader.sandbox import OFF
+    from grader.zygote import default_zygote
+
+    zygote = default_zygote()
+    restarts = zygote.restarts
+    killer = tmp_path / "softmax.py"
+    killer.write_text(KILL_GRANDPARENT)
+    grade_file("softmax", killer, isolation=OFF, **FAST)
+    assert zygote.restarts > restarts, "the submission did not kill the zygote: this test tests nothing"
+    assert os.path.isdir(zygote.scratch) and "grader-run-" not in zygote.scratch
+    after = grade_file("softmax", ROOT / "solutions" / "softmax.py", **FAST)
+    assert after.score == after.max_score, [c.message for c in after.checks if c.message]
 
 
 def test_an_endless_loop_is_waited_for_once():

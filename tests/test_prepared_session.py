@@ -120,6 +120,7 @@ def test_a_batch_slot_grades_through_its_prepared_session(tmp_path, monkeypatch)
     import shutil
 
     import grader.runner
+    import grader.zygote
     from grader.batch.discover import discover
     from grader.batch.job import JobOptions, fingerprint
     from grader.batch.slot import Slot
@@ -135,6 +136,8 @@ def test_a_batch_slot_grades_through_its_prepared_session(tmp_path, monkeypatch)
         raise AssertionError("pytest.main was called in a slot's child")
 
     monkeypatch.setattr(grader.runner, "_run_pytest", no_fallback)  # the children inherit it
+    # A slot makes its zygote the process's default; the next tests get theirs back.
+    monkeypatch.setattr(grader.zygote, "_default", grader.zygote._default)
     slot = Slot()
     try:
         for job in jobs:
