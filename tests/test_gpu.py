@@ -78,7 +78,7 @@ def test_a_student_who_takes_the_card_fails_alone_with_a_clear_message(tmp_path)
     assert not [c for c in result.checks if c.status == "error"], [(c.name, c.message) for c in result.checks]
     # And the next student on the same zygote is graded normally.
     after = grade_file("softmax", ROOT / "solutions" / "softmax.py", device="cuda")
-    assert after.score == after.max_points
+    assert after.score == after.max_score
 
 
 def test_cuda_is_initialised_only_in_workers(monkeypatch):
