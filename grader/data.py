@@ -42,6 +42,11 @@ def data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_VARIABLE) or REPO_DATA_DIR)
 
 
+def gpt2_tokenizer_folder(folder: str | Path | None = None) -> Path:
+    """``folder``, or the data folder's ``gpt2_tokenizer`` when None."""
+    return Path(folder) if folder is not None else data_dir() / "gpt2_tokenizer"
+
+
 def gpt2_tokenizer(folder: str | Path | None = None):
     """The real GPT-2 tokenizer as a ``tokenizers.Tokenizer`` (a fresh object each call).
 
@@ -53,7 +58,7 @@ def gpt2_tokenizer(folder: str | Path | None = None):
     """
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
-    folder = Path(folder) if folder is not None else data_dir() / "gpt2_tokenizer"
+    folder = gpt2_tokenizer_folder(folder)
     vocab, merges = folder / "encoder.json", folder / "vocab.bpe"
     for path in (vocab, merges):
         if not path.is_file():
@@ -73,7 +78,7 @@ def shared_gpt2_tokenizer(folder: str | Path | None = None):
     """:func:`gpt2_tokenizer`, built once per folder and shared by its callers: never modify
     it (set no post-processor, add no tokens). Reading the files takes ~0.2 s; a batch slot
     builds it once (ExerciseSpec.check_preloads) for every submission it grades."""
-    return _shared_in(str(Path(folder) if folder is not None else data_dir() / "gpt2_tokenizer"))
+    return _shared_in(str(gpt2_tokenizer_folder(folder)))
 
 
 @functools.lru_cache(maxsize=4)
@@ -89,5 +94,6 @@ __all__ = [
     "DataError",
     "data_dir",
     "gpt2_tokenizer",
+    "gpt2_tokenizer_folder",
     "shared_gpt2_tokenizer",
 ]

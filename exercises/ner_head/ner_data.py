@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.data import END_OF_TEXT, END_OF_TEXT_ID, DataError, data_dir, gpt2_tokenizer, shared_gpt2_tokenizer
+from grader.data import (END_OF_TEXT, END_OF_TEXT_ID, DataError, data_dir, gpt2_tokenizer, gpt2_tokenizer_folder,
+                         shared_gpt2_tokenizer)
 
 # The label set of the NER exercise, in a fixed order (label id = index).
 NER_LABELS: tuple[str, ...] = (
@@ -39,7 +40,7 @@ _TAG = re.compile(r"^(O|[BI]-[A-Za-z][A-Za-z0-9_]*)$")
 def shared_tokenizers(folder: str | None = None):
     """(plain, wrapped in <|endoftext|>) tokenizers for encode_words, built once per folder
     (default: the data folder's gpt2_tokenizer). Shared: never modify them."""
-    return _tokenizers_in(str(Path(folder) if folder is not None else data_dir() / "gpt2_tokenizer"))
+    return _tokenizers_in(str(gpt2_tokenizer_folder(folder)))
 
 
 @functools.lru_cache(maxsize=4)
@@ -75,8 +76,7 @@ def encode_words(words: list[str], special_tokens: bool = False, folder: str | P
     """
     if not words:
         raise DataError("encode_words: a sentence needs at least one word")
-    folder = str(Path(folder) if folder is not None else data_dir() / "gpt2_tokenizer")
-    ids, tokens, word_ids = _encoded(tuple(words), special_tokens, folder)
+    ids, tokens, word_ids = _encoded(tuple(words), special_tokens, str(gpt2_tokenizer_folder(folder)))
     return WordEncoding(list(ids), list(tokens), list(word_ids))
 
 
