@@ -171,17 +171,12 @@ def _strip_ids(doc: dict, session: Session) -> dict:
             skip = ("rid", "device") if "__tensor__" in value else ("rid",)
             return {k: walk(v) for k, v in value.items() if k not in skip}
         if isinstance(value, list):
-            if all(t in _PLAIN_TYPES for t in map(type, value)):
-                return value
-            return [walk(v) for v in value]
+            return value if wire.plain_items(value) else [walk(v) for v in value]
         return value
 
     out = walk(doc)
     out["target"]["root"] = session._state_of(doc["target"]["root"])
     return out
-
-
-_PLAIN_TYPES = frozenset((int, float, str, bool, type(None)))  # hold no handle
 
 
 def _handles_to_wire(value: Any) -> Any:
@@ -190,7 +185,7 @@ def _handles_to_wire(value: Any) -> Any:
             raise TypeError("pass a handle itself, not an attribute path of one, as an argument")
         return wire.Handle(value._root, value._type)
     if isinstance(value, (list, tuple)):
-        if all(t in _PLAIN_TYPES for t in map(type, value)):  # token ids, tags: nothing to convert
+        if wire.plain_items(value):  # token ids, tags: no handle to convert
             return value if type(value) in (list, tuple) else list(value)
         converted = [_handles_to_wire(v) for v in value]
         return type(value)(converted) if type(value) in (list, tuple) else converted

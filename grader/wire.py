@@ -161,10 +161,10 @@ def recv_frame(
 _PLAIN_TYPES = frozenset((int, str, bool, type(None)))
 
 
-def _plain_list(values) -> list | None:
-    """``values`` as a list when every item is sent as it is (an int, str, bool or None:
-    token ids, tags, word ids); else None. One pass instead of a call per item."""
-    return list(values) if all(t in _PLAIN_TYPES for t in map(type, values)) else None
+def plain_items(values) -> bool:
+    """Whether every item of ``values`` crosses as it is (an int, str, bool or None: token
+    ids, tags, word ids), so the sequence needs one pass instead of a call per item."""
+    return all(t in _PLAIN_TYPES for t in map(type, values))
 
 
 class Encoder:
@@ -196,9 +196,7 @@ class Encoder:
         if isinstance(value, torch.dtype):
             return {"__dtype__": str(value).removeprefix("torch.")}
         if type(value) in (tuple, torch.Size, list):
-            items = _plain_list(value)
-            if items is None:
-                items = [self.encode(v) for v in value]
+            items = list(value) if plain_items(value) else [self.encode(v) for v in value]
             return items if type(value) is list else {"__tuple__": items}
         if isinstance(value, dict) and type(value).__name__ in ("dict", "OrderedDict"):
             if all(type(k) is str and k not in _TAGS for k in value):
