@@ -102,14 +102,15 @@ class GraderPlugin:
         seed: int,
         make_transport: Callable[[ExerciseSpec, str], Transport] | None,
         settings: dict[str, str] | None = None,
+        exclude_hidden: set[str] = frozenset(),
     ):
         # What the session's collection decides (the same for every run of the session):
         self.item_specs: dict[str, ExerciseSpec] = {}
         self.specs_by_file = {p.resolve(): s for p, s in specs_by_file.items()}
         self._spec_of_path: dict = {}
-        # Exercises whose @pytest.mark.hidden checks must not run (set by the runner:
-        # a student kit, or a run that asked for visible checks only).
-        self.exclude_hidden: set[str] = set()
+        # Exercises whose @pytest.mark.hidden checks must not run (a student kit, or a run
+        # that asked for visible checks only); a hidden check in a visible file too.
+        self.exclude_hidden: set[str] = set(exclude_hidden)
         self.collect_failures: list[tuple[ExerciseSpec, CheckResult]] = []
         self.rootpath = Path.cwd()
         self.start_run(submission, device, seed, make_transport, settings)

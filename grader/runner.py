@@ -183,10 +183,8 @@ def grade(
             plugin = prepared.plugin
             code, output = ran
         else:
-            plugin = GraderPlugin(files, None, device, options.seed, None)
+            plugin = GraderPlugin(files, None, device, options.seed, None, exclude_hidden=without_hidden)
             start_run(plugin)
-            # A @pytest.mark.hidden check that sits in a visible check file is left out too.
-            plugin.exclude_hidden = without_hidden
             code, output = _run_pytest(pytest_args(files), plugin, transports.inputs)
         elapsed = time.monotonic() - start
     finally:

@@ -49,8 +49,7 @@ class PreparedSession:
         prepare = getattr(_pytest.config, "_prepareconfig", None)
         if prepare is None or not hasattr(pytest.Config, "_do_configure") or not hasattr(pytest.Session, "from_config"):
             return None
-        plugin = GraderPlugin(files, None, "cpu", 0, None)
-        plugin.exclude_hidden = set(without_hidden)
+        plugin = GraderPlugin(files, None, "cpu", 0, None, exclude_hidden=without_hidden)
         # What pytest prints during the runs goes here: its terminal reporter keeps the
         # stdout it found at configure time.
         sink = io.StringIO()

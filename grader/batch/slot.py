@@ -222,7 +222,7 @@ class Slot:
         for target in fresh:
             self._preloaded.add(target)
             _call_preload(target)
-        sessions = len(self.sessions)
+        known_sessions = len(self.sessions)
         try:
             from grader.batch.job import JobOptions, grade_options_for
             from grader.runner import check_files
@@ -231,7 +231,7 @@ class Slot:
             self.sessions.get(files, without_hidden)
         except Exception:  # noqa: BLE001 - the job's child runs pytest.main, which says what is wrong
             traceback.print_exc(file=sys.stderr)
-        if fresh or len(self.sessions) > sessions:
+        if fresh or len(self.sessions) > known_sessions:
             gc.freeze()  # what was loaded lives as long as the slot, like our imports
 
     def cleanup(self, restart_zygote: bool = False) -> int:
