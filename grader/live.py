@@ -171,6 +171,7 @@ class LiveTransport:
     """Requests go to a worker; a worker that died is replaced on the next request."""
 
     eager_diagnose = False  # variants run only when a comparison fails (see remote.Namespace.diagnose)
+    keyed = False  # a worker answers whatever it is asked: request keys only name what it builds
 
     def __init__(self, zygote, config: WorkerConfig, subject: str, max_reply_bytes: int | None = None):
         self.zygote = zygote

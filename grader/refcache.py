@@ -111,6 +111,8 @@ class CachedReference:
     requests follow a chain some earlier student's session stored, and live from the first
     one that does not."""
 
+    keyed = True  # never the live worker's (see __getattr__): replies are stored by key
+
     def __init__(self, live: Transport, cache: ReplyCache):
         self._live, self._cache = live, cache
         self._chain = ""  # hash of every request key so far: what the worker's state depends on

@@ -167,6 +167,7 @@ class RecordingTransport:
     # Record every known-mistake call, not only those a failing check makes: see
     # Namespace.diagnose, which is lazy elsewhere.
     eager_diagnose = True
+    keyed = True  # each reply is stored under its key
 
     def __init__(self, live, recording: Recording):
         self.live = live
@@ -232,6 +233,7 @@ class ReplayTransport:
     # sequence of requests (hence the occurrence counts in its keys, and the handle ids
     # derived from them) the same as when it was recorded, whatever the student fails.
     eager_diagnose = True
+    keyed = True
 
     def __init__(
         self,

@@ -139,3 +139,62 @@ def test_a_torn_reply_file_is_a_miss(tmp_path):
     (path,) = [p for p in Path(tmp_path).iterdir()]
     path.write_bytes(path.read_bytes()[:5])
     assert store.get("k.0") is None
+
+
+class _Recorder:
+    """A transport that keeps each request's key and answers None."""
+
+    subject = "it"
+
+    def __init__(self, role: str, keyed: bool | None):
+        self.role, self.keys = role, []
+        if keyed is not None:
+            self.keyed = keyed
+
+    def roundtrip(self, key, doc, blob):
+        assert doc["rid"] == key
+        self.keys.append(key)
+        return {"ok": None}, b""
+
+
+def _ask_twice(transport) -> list[str]:
+    import torch
+
+    from grader.remote import Session
+
+    session = Session(transport, "it")
+    session.begin("test_a")
+    for _ in range(2):
+        session.request("call", "module", ("softmax",), args=(torch.arange(6.0),))
+    session.begin("test_b")
+    session.request("call", "module", ("softmax",), args=(torch.arange(6.0),))
+    return transport.keys
+
+
+def test_keys_name_what_was_asked_where_replies_are_looked_up_by_them():
+    keys = _ask_twice(_Recorder("reference", keyed=None))  # a transport that does not say: keyed
+    # The same request in one check counts up; another check's is its own, counted afresh.
+    assert keys[0].endswith(".0") and keys[1].endswith(".1") and keys[0][:-2] == keys[1][:-2]
+    assert keys[2].endswith(".0") and keys[2] != keys[0]
+    assert _ask_twice(_Recorder("reference", keyed=True)) == keys
+
+
+def test_an_unkeyed_transport_gets_unique_ids_without_the_tensors_being_hashed(monkeypatch):
+    import grader.remote
+
+    def no_hashing(tensors):
+        raise AssertionError("hashed the tensors of a request no one looks up by its key")
+
+    monkeypatch.setattr(grader.remote, "tensor_digest", no_hashing)
+    keys = _ask_twice(_Recorder("student", keyed=False))
+    assert len(set(keys)) == 3
+
+
+def test_which_transports_are_keyed(tmp_path):
+    from grader.live import LiveTransport
+    from grader.replay import RecordingTransport, ReplayTransport
+
+    assert LiveTransport.keyed is False
+    # The cache is keyed even though it hands every other attribute on to its live worker.
+    assert CachedReference(_Recorder("reference", keyed=False), ReplyCache(tmp_path, "ns")).keyed is True
+    assert RecordingTransport.keyed is True and ReplayTransport.keyed is True
