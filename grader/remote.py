@@ -79,7 +79,7 @@ def tensor_digest(tensors: dict[str, Any]) -> dict[str, str]:
     out = {}
     for name, t in tensors.items():
         h = hashlib.sha256(f"{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy())  # its buffer, not a copy
         out[name] = h.hexdigest()
     return out
 
