@@ -7,6 +7,10 @@ grader itself failed (or a check expected the reference to raise).
 
 from __future__ import annotations
 
+from typing import Any
+
+from grader.safe_text import printable
+
 
 class RemoteError(Exception):
     """Code in a worker raised, or the worker itself failed."""
@@ -29,10 +33,20 @@ class KitOutOfDate(RemoteError):
     """A replayed reference was asked something the release never recorded."""
 
 
-def format_error(subject: str, err: dict) -> str:
-    type_name, message, where = err.get("type", "Exception"), err.get("message", ""), err.get("where", "")
-    stub = err.get("stub")
-    if type_name == "NotImplementedError" and isinstance(stub, str) and stub:
+def error_doc(err: Any) -> dict[str, str]:
+    """The error a worker described (type, message, where; ``stub``: the submitted file a
+    NotImplementedError came from) as printable strings. A student's worker may send
+    anything in its place: whatever it sent becomes the message, never a failure here."""
+    err = err if isinstance(err, dict) else {"message": err}
+    defaults = {"type": "Exception", "message": "", "where": "", "stub": ""}
+    return {k: printable(err.get(k) if err.get(k) is not None else default) for k, default in defaults.items()}
+
+
+def format_error(subject: str, err: Any) -> str:
+    """The message for code that raised, from the error its worker described."""
+    err = error_doc(err)
+    type_name, message, where, stub = err["type"], err["message"], err["where"], err["stub"]
+    if type_name == "NotImplementedError" and stub:
         # Raised in another of the student's files (gpt2_loading -> decoder_block.py): that
         # file is the one to finish, not the function the check called.
         detail = f"NotImplementedError{': ' + message if message else ''}; {subject} needs it: finish that exercise first"

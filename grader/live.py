@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import wire
-from grader.errors import ReferenceFailure, RemoteError, StudentError, format_error
+from grader.errors import ReferenceFailure, RemoteError, StudentError, error_doc, format_error
+from grader.safe_text import printable
 from grader.sandbox import kill_worker
 from grader.boundary import WorkerConfig
 
@@ -65,7 +66,16 @@ class WorkerProcess:
         self.max_reply_bytes = max_reply_bytes
         self.sock, self.pid = zygote.spawn(config.to_json())
         self.dead = False
-        self.hello = self._receive(start_timeout, time.monotonic() + max(start_timeout, 0.0), "while loading the module")
+        deadline = time.monotonic() + max(start_timeout, 0.0)
+        # Two frames: the worker's own, before any module code ran (so only it can say the
+        # jail was refused), then the hello after the import, which a submission may forge.
+        started, _ = self._receive(start_timeout, deadline, "while starting")
+        self.isolation_error: str | None = None
+        if started.get("started") is not True:
+            self.isolation_error = printable(started.get("isolation_error", "the worker did not start"))
+            self.hello = ({"ready": False}, b"")
+            return
+        self.hello = self._receive(start_timeout, deadline, "while loading the module")
 
     def _receive(self, limit: float, deadline: float, during: str) -> tuple[dict, bytes]:
         """The next frame, whole by ``deadline`` (time.monotonic()); else kill the worker.
@@ -226,14 +236,19 @@ class LiveTransport:
             self.budget.spend(time.monotonic() - start)
         self.generation += 1
         self.hello, _ = self.worker.hello
-        if "isolation_error" in self.hello:
+        if self.worker.isolation_error is not None:
             # Refused before any submitted code ran: the grader's failure, never the student's.
             self.worker.kill()
-            raise RemoteError(f"the grader could not isolate {self.subject}: {self.hello['isolation_error']}")
-        if not self.hello.get("ready"):
-            err = self.hello.get("error", {})
+            raise RemoteError(f"the grader could not isolate {self.subject}: {self.worker.isolation_error}")
+        if self.hello.get("ready") is not True:
             self.worker.kill()
-            raise self._failed_import(format_error(f"importing {self.subject}", err), err.get("type", ""))
+            if "error" not in self.hello:
+                raise self._failed_import(
+                    f"{self.subject} wrote into the grader's channel while being imported (what came was not the "
+                    "worker's hello); the worker was stopped", "ProtocolError",
+                )  # fmt: skip
+            err = error_doc(self.hello["error"])
+            raise self._failed_import(format_error(f"importing {self.subject}", err), err["type"])
         return self.worker
 
     def _failed_import(self, message: str, type_name: str = "") -> RemoteError:

@@ -27,6 +27,7 @@ from grader.errors import (
     ReferenceFailure,
     RemoteError,
     StudentError,
+    error_doc,
     format_error,
 )
 from grader.boundary import MISTAKE_PREFIX, ROOT_MODULE
@@ -127,21 +128,31 @@ class Session:
         key = self._key(doc, enc.tensors)
         doc["rid"] = key
         reply, reply_blob = self.transport.roundtrip(key, doc, blob)
-        if self.transport.role == "student" and isinstance(reply, dict) and reply.get("forbidden"):
-            from grader.rules import reported_uses
-
-            self._forbidden += [(self.scope, use) for use in reported_uses(reply["forbidden"])]
         if root not in (ROOT_MODULE,) and not root.startswith(MISTAKE_PREFIX) and op in ("call", "vjp"):
             # A method call may change the object: later requests see a new state.
             self._states[root] = key
+        what = ".".join(path) or "it"
+        if self.transport.role != "student":
+            return self._answer(reply, reply_blob, f"{self.subject}: {what}")
+        try:
+            return self._answer(reply, reply_blob, what)
+        except (wire.ProtocolError, RecursionError, ValueError, TypeError, KeyError) as exc:
+            # Whole frames that say nothing a worker of ours would say: the submission wrote
+            # them (its code can reach the channel), so the failure is its own.
+            raise StudentError(f"{self.subject} sent a reply to {what} that the grader could not read ({exc})",
+                               "ProtocolError") from None  # fmt: skip
+
+    def _answer(self, reply: dict, reply_blob: bytes, subject: str) -> Any:
+        """The value a reply carries, or the error it reports raised as this side's."""
+        student = self.transport.role == "student"
+        if student and reply.get("forbidden"):
+            from grader.rules import reported_uses
+
+            self._forbidden += [(self.scope, use) for use in reported_uses(reply["forbidden"])]
         if "error" in reply:
-            err = reply["error"] if isinstance(reply["error"], dict) else {"message": str(reply["error"])}
-            what = ".".join(path) or "it"
-            subject = what if self.transport.role == "student" else f"{self.subject}: {what}"
-            message = format_error(subject, err)
-            if self.transport.role == "student":
-                raise StudentError(message, err.get("type", ""), err.get("where", ""))
-            raise ReferenceFailure(message, err.get("type", ""), err.get("where", ""))
+            err = error_doc(reply["error"])
+            cls = StudentError if student else ReferenceFailure
+            raise cls(format_error(subject, err), err["type"], err["where"])
         if "ok" not in reply:
             raise wire.ProtocolError("reply has neither 'ok' nor 'error'")
         decoder = wire.Decoder(reply_blob, lambda h: Remote(self, h.id, (), h.type_name))

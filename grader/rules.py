@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from grader.safe_text import printable
 from grader.spec import Forbidden
 
 MAX_RECORDED = 20  # distinct uses a worker keeps; the first is what a student reads
@@ -80,7 +81,9 @@ def message(uses: list[Use], rules: Iterable[Forbidden]) -> str | None:
 def source_uses(path: str | Path, names: Iterable[str]) -> list[Use]:
     """Every reference to one of ``names`` in the Python file ``path``, in line order.
 
-    A file that does not parse has none (importing it fails the checks anyway).
+    A file that does not parse has none (importing it fails the checks anyway), nor one
+    nested past what the parser or this scan can hold (``-----...1``, thousands deep):
+    Python's own compiler refuses it too, so the submission fails to import.
     """
     names = tuple(names)
     if not names:
@@ -88,9 +91,9 @@ def source_uses(path: str | Path, names: Iterable[str]) -> list[Use]:
     path = Path(path)
     try:
         tree = ast.parse(path.read_bytes(), filename=str(path))
-    except (OSError, SyntaxError, ValueError):
+        return _SourceScan(tree, names, path.name).run()
+    except (OSError, SyntaxError, ValueError, MemoryError, RecursionError):
         return []
-    return _SourceScan(tree, names, path.name).run()
 
 
 class _SourceScan:
@@ -339,5 +342,5 @@ def reported_uses(raw: Any) -> list[Use]:
             continue
         name, file, line = item.get("name"), item.get("file"), item.get("line")
         if isinstance(name, str) and isinstance(file, str) and isinstance(line, int) and not isinstance(line, bool):
-            out.append(Use(name[:200], os.path.basename(file[:200]), line, runtime=True))
+            out.append(Use(printable(name[:200]), printable(os.path.basename(file[:200])), line, runtime=True))
     return out

@@ -148,6 +148,8 @@ def recv_frame(
         doc = json.loads(_recv_exact(sock, json_len, deadline))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(f"frame is not JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError("frame is JSON nested too deep") from None
     if not isinstance(doc, dict):
         raise ProtocolError("frame is not a JSON object")
     # safetensors reads only bytes: the one copy of the blob is made once it is all here.

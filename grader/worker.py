@@ -302,9 +302,12 @@ def run(sock: socket.socket, config: WorkerConfig) -> None:
                     config.jail, config.isolation,
                 )  # fmt: skip
             except JailUnavailable as exc:
-                # Said before any submitted code ran: the grader's failure, not the student's.
-                wire.send_frame(sock, {"ready": False, "isolation_error": str(exc)})
+                # The grader's failure, not the student's.
+                wire.send_frame(sock, {"started": False, "isolation_error": str(exc)})
                 os._exit(0)
+        # The first frame, sent before any submitted code runs, is the only one the grader
+        # believes about the jail: the hello after the import is the submission's to forge.
+        wire.send_frame(sock, {"started": True})
         import torch
 
         torch.set_num_threads(max(1, config.limits.threads))

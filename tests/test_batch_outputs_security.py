@@ -297,3 +297,39 @@ def test_no_file_a_batch_writes_holds_a_hidden_message(tmp_path, softmax_spec):
         assert "tensor([" not in path.read_text(), path
     for name in ("grades.csv", "canvas.csv"):
         assert not [c for row in _rows(out / name) for c in row if _dangerous(c)], name
+
+
+UNPRINTABLE = "lone \ud800 surrogate, \x1b[2J\x1b[31m escapes, \x00 NUL, \u202e reversed, \x85 NEL, \r return"
+
+
+def test_every_output_is_written_whatever_text_a_journal_holds(tmp_path, softmax_spec):
+    # A submission chose this message (or a journal written before it was cleaned holds it):
+    # every file is still written, parses as its format, and shows the text as escapes.
+    from grader.batch.run import BatchOptions, write_outputs
+
+    lines = {"alice": _line("alice", 0.0, message=UNPRINTABLE), "bob": _line("bob", 3.0)}
+    lines["carol"] = _line("carol", error=f"could not unpack: {UNPRINTABLE}")
+    labels = {"alice": f"alice{chr(0x1b)}[31m.py", "bob": "bob.py", "carol": "carol.zip"}
+    out = tmp_path / "out"
+    out.mkdir()
+    write_outputs(out, [softmax_spec], lines, labels, None, [], BatchOptions(tmp_path, out))
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    assert {"grades.csv", "junit.xml", "report.html", "students/alice/feedback.txt"} <= {str(p.relative_to(out)) for p in files}
+    for path in files:
+        text = path.read_bytes().decode("utf-8").replace("\r\n", "\n")  # strict UTF-8; CSV's own line ends
+        assert not [ch for ch in text if ch in "\x00\x1b\x85\r\u202e" or 0xD800 <= ord(ch) <= 0xDFFF], path
+    ET.parse(out / "junit.xml")  # XML 1.0 allows no control characters
+    feedback = " ".join((out / "students" / "alice" / "feedback.txt").read_text().split())  # unwrapped
+    assert "lone \\ud800 surrogate, \\x1b[2J\\x1b[31m escapes, \\x00 NUL, \\u202e reversed, \\x85 NEL, \\x0d return" in feedback
+    assert "\\x1b" in (out / "report.html").read_text()
+
+
+def test_printable_escapes_only_what_cannot_be_shown():
+    from grader.safe_text import printable, printable_tree
+
+    kept = "tab\tnewline\nünïcödé ✓ 😀 \ufffd"
+    assert printable(kept) == kept
+    assert printable(UNPRINTABLE) == ("lone \\ud800 surrogate, \\x1b[2J\\x1b[31m escapes, \\x00 NUL, \\u202e reversed, "
+                                      "\\x85 NEL, \\x0d return")  # fmt: skip
+    assert printable(3) == "3"
+    assert printable_tree({"a\x00": ["\x1b", 1, None, {"b": "\ud800"}]}) == {"a\\x00": ["\\x1b", 1, None, {"b": "\\ud800"}]}

@@ -155,7 +155,7 @@ def _hello_then(reply: bytes, every: float = 0.0):
     """A worker that says hello, reads one request, then sends ``reply`` (trickled if ``every``)."""
 
     def worker(sock: socket.socket, stop: threading.Event) -> None:
-        sock.sendall(_frame({"ready": True, "mistakes": []}))
+        sock.sendall(_frame({"started": True}) + _frame({"ready": True, "mistakes": []}))
         try:
             wire.recv_frame(sock)
         except (wire.ChannelClosed, OSError):
@@ -241,3 +241,30 @@ def test_a_larger_checkpoint_raises_the_cap(tmp_path):
     with open(weights, "wb") as f:
         f.truncate(1500 * 2**20)  # GPT-2 medium: never past what a frame can hold
     assert reply_cap({"checkpoint": str(tmp_path)}) == wire.MAX_FRAME_BYTES
+
+
+def test_only_the_worker_itself_can_say_the_jail_was_refused(monkeypatch, tmp_path):
+    # Refused before any submitted code ran: the grader's failure (retried), never the student's.
+    import grader.jail
+    from grader.errors import RemoteError, StudentError
+    from grader.sandbox import REQUIRED
+    from grader.zygote import Zygote
+
+    def refuse(*args, **kwargs):
+        raise grader.jail.JailUnavailable("the kernel said no")
+
+    monkeypatch.setattr(grader.jail, "enter", refuse)
+    module = tmp_path / "softmax.py"
+    module.write_text("def softmax(x, dim=-1):\n    return x\n")
+    zygote = Zygote(fork=True)  # forked from this process: the refusing jail with it
+    try:
+        zygote.wait_ready()
+        config = WorkerConfig("student", "softmax", {"softmax": str(module)}, str(tmp_path / "log"), Limits(),
+                              isolation=REQUIRED)  # fmt: skip
+        transport = LiveTransport(zygote, config, "your softmax.py")
+        with pytest.raises(RemoteError) as caught:
+            transport.roundtrip("k", {"op": "call", "target": {"root": "module", "path": ["softmax"]}}, b"")
+        assert not isinstance(caught.value, StudentError)
+        assert "the grader could not isolate your softmax.py: the kernel said no" in str(caught.value)
+    finally:
+        zygote.close()

@@ -32,6 +32,12 @@ def _messages(result) -> str:
         ("patch_comparisons.py", "differs from the reference"),
         ("rigged_subclass.py", "differs from the reference"),
         ("network.py", "no network"),
+        # Frames written into the channel are the submission's failure, never the grader's.
+        ("forged_isolation_hello.py", "wrote into the grader's channel while being imported"),
+        ("unreadable_reply.py", "could not read (unknown dtype 'nonsense')"),
+        ("deep_json_reply.py", "nested too deep"),
+        # What it raised is shown, as escapes where it could not be shown as it is.
+        ("unprintable_message.py", "raised Boom\\u202eError: lone \\ud800 surrogate, \\x1b[2J\\x1b[31m escapes, \\x00 NUL"),
     ],
 )
 def test_hostile_submission_earns_nothing(name, expected):
@@ -39,6 +45,28 @@ def test_hostile_submission_earns_nothing(name, expected):
     assert result.score == 0, [c.to_json() for c in result.checks if c.points]
     assert all(c.status == "failed" for c in result.checks), [c.to_json() for c in result.checks]
     assert expected in _messages(result)
+
+
+def test_a_source_nested_past_the_parser_fails_to_import_and_the_source_scan_copes(tmp_path):
+    # attention forbids calls, so its source is scanned in the trusted process too.
+    path = tmp_path / "attention.py"
+    path.write_text((ROOT / "solutions" / "attention.py").read_text() + "\n_unused = lambda: " + "-" * 200_000 + "1\n")
+    result = grade_file("attention", path, **FAST)
+    assert result.score == 0
+    assert all(c.status == "failed" for c in result.checks), [c.to_json() for c in result.checks]
+    assert "MemoryError" in _messages(result) or "RecursionError" in _messages(result)
+
+
+def test_a_file_whose_name_is_not_utf8_is_jailed_and_graded(tmp_path):
+    # Its path is bound into the jail as the bytes it is.
+    folder = os.fsencode(tmp_path) + b"/caf\xe9"
+    os.mkdir(folder)
+    os.chmod(tmp_path, 0o755)
+    with open(folder + b"/softmax.py", "wb") as f:
+        f.write((ROOT / "solutions" / "softmax.py").read_bytes())
+    os.chmod(folder, 0o755)
+    result = grade_file("softmax", os.fsdecode(folder + b"/softmax.py"), **FAST)
+    assert result.score == result.max_score, [c.to_json() for c in result.checks if not c.points]
 
 
 def test_os_exit_inside_a_call_fails_that_check_and_later_checks_get_a_fresh_worker():

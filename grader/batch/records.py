@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from grader.batch.job import ERROR, GRADED, MISSING
 from grader.results import NOT_SUBMITTED, PASSED, CheckResult, ExerciseResult
+from grader.safe_text import printable, printable_tree
 from grader.spec import ExerciseSpec
 
 if TYPE_CHECKING:
@@ -106,7 +107,13 @@ def build(
     labels: dict[str, str],
     missing: list[str] = (),
 ) -> ClassResults:
-    """``lines``: the journal line per student id to report; ``labels``: id -> entry label."""
+    """``lines``: the journal line per student id to report; ``labels``: id -> entry label.
+
+    Every string a line holds (messages quote what submissions raised and printed) is made
+    printable here, once for every output: whatever a journal holds, even one written by
+    an older grader, each output can be written and shows what a student chose as text."""
+    lines = {sid: printable_tree(doc) for sid, doc in lines.items()}
+    labels = {sid: printable(label) for sid, label in labels.items()}
     maxima: dict[str, float] = {}
     for spec in specs:
         seen = Counter()

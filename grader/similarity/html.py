@@ -9,9 +9,9 @@ are replaced, before it is written.
 
 from __future__ import annotations
 
-import re
 from html import escape
 
+from grader.safe_text import printable
 from grader.similarity.compare import Comparison, Pair
 from grader.similarity.report import CSV_NAME, SimilarityReport
 
@@ -28,15 +28,13 @@ STYLE = """
 .sim-sides mark { background: #ffe08a; display: inline-block; width: 100%; }
 .sim-gap { color: #999; } .sim-ln { color: #999; user-select: none; }
 """
-# C0/C1 controls but tab and newline: they have no business in a page. Nor do bidi
-# controls: a right-to-left override in one id would reverse the rest of its line
-# ("alice (100%) and bob (3%)" read with the numbers swapped).
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 GROUP_IDS = 50  # ids shown per group of identical files
 
 
 def _text(value: object) -> str:
-    return escape(_CONTROLS.sub("\ufffd", str(value)))
+    # Controls and bidi overrides shown as escapes: a right-to-left override in one id
+    # would reverse the rest of its line ("alice (100%) and bob (3%)", numbers swapped).
+    return escape(printable(value))
 
 
 def _pct(x: float) -> str:
