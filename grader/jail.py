@@ -165,7 +165,7 @@ def _keep(child: int) -> None:
 
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None, what: str) -> None:
-    enc = (lambda s: s.encode() if s is not None else None)
+    enc = (lambda s: os.fsencode(s) if s is not None else None)  # a path is bytes, UTF-8 or not
     _check(_LIBC.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"{what} ({target})")
 
 

@@ -58,6 +58,24 @@ def test_discover_names_each_student_by_the_entry_name(tmp_path):
     assert entries["fay"].kind == "invalid" and "several submissions" in entries["fay"].problem
 
 
+def test_names_that_are_not_utf8_or_hold_escapes_are_graded_under_their_escaped_form(tmp_path):
+    # A name's bytes need not be UTF-8 on Linux; an id must be text every output can hold.
+    raw = os.fsencode(tmp_path)
+    with open(raw + b"/b\xffad.py", "w") as f:
+        f.write(CORRECT)
+    os.mkdir(raw + b"/ev\x1bil")
+    with open(raw + b"/ev\x1bil/softmax.py", "w") as f:
+        f.write(CORRECT)
+    with open(raw + b"/ev\x1bil/n\xe9otes.txt", "w") as f:  # a member's name, not UTF-8 either
+        f.write("notes")
+    entries = {e.id: e for e in discover(tmp_path).entries}
+    assert sorted(entries) == ["b\\udcffad", "ev\\x1bil"]
+    assert entries["b\\udcffad"].kind == "file" and entries["ev\\x1bil"].kind == "dir"
+    assert all(e.digest for e in entries.values())
+    # The paths are the real ones: the grader reads the files by them.
+    assert os.path.exists(entries["b\\udcffad"].paths[0])
+
+
 def test_the_digest_follows_the_content(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "softmax.py").write_text(CORRECT)

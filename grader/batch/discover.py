@@ -27,6 +27,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.safe_text import printable
+
 # Canvas: {sortable name}_{late_}{user id}_{attachment id}_{original file name}; the late
 # mark is also read after the user id ({name}_{user id}_late_{id}_{file}), as some exports put it.
 CANVAS_NAME = re.compile(
@@ -114,6 +116,9 @@ def discover(submissions: Path, caps: Caps = DEFAULT_CAPS) -> Discovery:
             entry = _file_entry(child, caps)
         else:
             entry = Entry(child.name, "invalid", (str(child),), problem=f"{child.name} is not a file or a folder")
+        # The id is the name as text every output can hold: a name that is not UTF-8, or
+        # holds a terminal escape, is graded under its escaped form (b\xffad, ev\x1bil).
+        entry = dataclasses.replace(entry, id=printable(entry.id))
         found.setdefault(entry.id, []).append(entry)
     for uid, files in canvas.items():
         found.setdefault(uid, []).append(dataclasses.replace(_canvas_entry(uid, files, caps), late=uid in canvas_late))
@@ -194,7 +199,8 @@ def _digest_files(members: list[tuple[str, Path]]) -> str:
     h = hashlib.sha256()
     for name, path in members:
         # Length-prefixed, so no two different submissions hash the same stream.
-        h.update(f"{len(name.encode())}:{name}:{path.stat().st_size}:".encode())
+        raw = os.fsencode(name)  # the name's own bytes, UTF-8 or not
+        h.update(b"%d:%s:%d:" % (len(raw), raw, path.stat().st_size))
         with open(path, "rb") as f:
             while chunk := f.read(1 << 20):
                 h.update(chunk)
