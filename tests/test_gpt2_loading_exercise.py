@@ -61,8 +61,12 @@ def failures(result) -> list:
         ("no_crop.py", {
             "test_generate_crops_to_n_positions": "Feed the model only the last n_positions tokens",
         }),
+        # generate crops; forward is what fails on a full context: the hint says so, not "crop".
+        ("positions_from_one.py", {
+            "test_generate_crops_to_n_positions": "Your model itself fails on a context of exactly n_positions=",
+        }),
     ],
-    ids=["no_transpose", "untied", "no_wpe", "no_crop"],
+    ids=["no_transpose", "untied", "no_wpe", "no_crop", "positions_from_one"],
 )
 def test_wrong_submissions_get_partial_scores_and_named_mistakes(tmp_path, name, expected):
     result = grade_file("gpt2_loading", submission(tmp_path, write_variant(tmp_path, name)), include_hidden=False)

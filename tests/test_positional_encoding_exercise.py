@@ -29,6 +29,9 @@ def graded(name: str):
         ("no_validation.py", "test_rejects_bad_d_model", "should raise ValueError"),
         ("no_validation.py", "test_rejects_bad_max_len", "returned a tensor of shape (0, 8)"),
         ("no_validation.py", "test_dtype_is_float32", "has dtype float64, expected float32"),
+        # The hidden prefix check says what is wrong with the shape, not "do not scale by max_len".
+        ("batch_dim.py", "test_hidden_rows_do_not_depend_on_max_len",
+         "sinusoidal_positional_encoding(100, 32) has shape (1, 100, 32), expected (100, 32)"),
     ],
 )
 def test_wrong_submissions_get_partial_scores_and_named_mistakes(name, check, expected_message):

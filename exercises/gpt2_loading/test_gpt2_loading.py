@@ -328,6 +328,18 @@ def test_generate_crops_to_n_positions(student, reference, tiny, generator, devi
     try:
         got = student.generate(model, idx, 6)
     except StudentError as exc:
-        raise CheckFailure(f"{what} failed: {exc}. Feed the model only the last n_positions tokens "
-                           "(idx[:, -n_positions:]): wpe has no rows for later positions") from None
+        raise CheckFailure(f"{what} failed: {exc}. {_why_long_contexts_fail(model, n_positions, device)}") from None
     expect_tokens(got, expected, what, mistakes, model, n_positions)
+
+
+def _why_long_contexts_fail(model, n_positions: int, device) -> str:
+    """The hint for a generate that raised once its context grew: cropping, unless the model
+    itself fails on a full context of n_positions tokens (a valid input)."""
+    full = torch.zeros(1, n_positions, dtype=torch.long).to(device)
+    try:
+        model(full)
+    except StudentError:
+        return (f"Your model itself fails on a context of exactly n_positions={n_positions} tokens, which it must "
+                "accept: look at the positions forward builds (0 to T-1)")
+    return ("Feed the model only the last n_positions tokens (idx[:, -n_positions:]): wpe has no rows for "
+            "later positions")

@@ -91,5 +91,5 @@ def test_batch_elements_independent(student, reference, generator):
     x = torch.randn(4, 8, generator=generator)
     full = expect_close(student.softmax(x, dim=-1), reference.softmax(x, dim=-1), "softmax(x, dim=-1)")
     single = expect_tensor(student.softmax(x[2:3].clone(), dim=-1), "softmax of row 2 alone", shape=(1, 8), finite=True)
-    expect_close(single, full[2:3], "softmax of row 2 alone vs. as part of a batch",
-                 hint="Each row must be normalised on its own")
+    expect_close(single, full[2:3], "softmax of row 2 alone", hint="Each row must be normalised on its own",
+                 against="row 2 of your softmax of the whole batch")

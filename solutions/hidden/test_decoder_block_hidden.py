@@ -50,7 +50,8 @@ def test_hidden_batch_elements_independent(student, generator):
     d, h = 32, 4
     block = _block(student, _weights(d, generator), d, h)
     x = torch.randn(4, 7, d, generator=generator, dtype=torch.float64)
-    full = expect_tensor(block(x), f"DecoderBlock({d}, {h})(x)")
-    single = expect_tensor(block(x[2:3].clone()), f"DecoderBlock({d}, {h})(x[2:3])")
-    expect_close(single, full[2:3], "the block's output for batch element 2 alone vs. within the batch",
-                 hint="Batch elements must not mix (check the reshapes around the heads)")
+    full = expect_tensor(block(x), f"DecoderBlock({d}, {h})(x)", shape=x.shape)
+    single = expect_tensor(block(x[2:3].clone()), f"DecoderBlock({d}, {h})(x[2:3])", shape=(1, *x.shape[1:]))
+    expect_close(single, full[2:3], "the block's output for batch element 2 alone",
+                 hint="Batch elements must not mix (check the reshapes around the heads)",
+                 against="its output within the batch")

@@ -23,6 +23,12 @@ VARIANTS = {
         (DOCSTRING, '"""Wrong on purpose: forgets the position embeddings in forward."""'),
         ("x = self.wte(idx) + self.wpe(pos)[None]", "x = self.wte(idx)"),
     ],
+    "positions_from_one.py": [
+        (DOCSTRING, '"""Wrong on purpose: positions 1..T, so a full context of n_positions tokens runs off wpe '
+                    '(generate crops correctly)."""'),
+        ("pos = torch.arange(0, t, dtype=torch.long, device=idx.device)",
+         "pos = torch.arange(1, t + 1, dtype=torch.long, device=idx.device)"),
+    ],
     "no_crop.py": [
         (DOCSTRING, '"""Wrong on purpose: generate feeds the whole context, past n_positions."""'),
         ("idx_cond = idx if idx.size(1) <= model.config.n_positions else idx[:, -model.config.n_positions:]",
