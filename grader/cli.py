@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from grader.safe_text import printable
 from grader.usage import UsageError
 
 LAZY_COMMANDS = {
@@ -258,7 +259,7 @@ def _watch(name, submission, device, seed, timeout, settings, as_json) -> None:
         except (api.SecretUnavailable, api.SubmissionError, ValueError) as exc:
             if last["runs"] == 1:
                 raise UsageError(str(exc)) from None
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {printable(exc)}", err=True)
             last["passed"] = False
             return
         last["passed"] = result.passed

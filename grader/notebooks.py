@@ -61,6 +61,8 @@ def read_notebook(path: Path):
         raise NotebookError(
             f"{path}: not a notebook: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
+    except RecursionError:
+        raise NotebookError(f"{path}: not a notebook: its JSON is nested too deep") from None
     if not isinstance(doc, dict) or "cells" not in doc and "worksheets" not in doc:
         raise NotebookError(f"{path}: not a notebook: the JSON has no cells")
     cells = doc.get("cells")
@@ -181,7 +183,7 @@ def _top_level_names(cells) -> dict[str, int]:
         source = _python_only(cell.source)
         try:
             tree = ast.parse(source or "")
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, MemoryError, RecursionError):  # nested past the parser
             continue
         for node in tree.body:
             found: list[str] = []

@@ -7,10 +7,12 @@ exercise (``attention/attention.py``); a notebook is turned into a module first.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.safe_text import printable
 from grader.spec import ExerciseSpec
 
 
@@ -27,8 +29,6 @@ class Submission:
 
     def cleanup(self) -> None:
         """Remove the modules made from notebooks (``grader.runner.grade`` calls this)."""
-        import shutil
-
         for folder in self.scratch:
             shutil.rmtree(folder, ignore_errors=True)
         self.scratch.clear()
@@ -76,7 +76,7 @@ def locate(path: Path, specs: list[ExerciseSpec]) -> Submission:
     for spec in specs:
         for candidate in candidate_files(path, spec):
             if candidate.is_file():
-                _add(sub, spec.module, candidate)
+                _add(sub, spec.module, candidate, root=path)
                 break
         else:
             sub.problems.setdefault(spec.module, f"no {spec.module}.py or {spec.module}.ipynb in {path}")
@@ -99,15 +99,34 @@ def candidate_files(root: Path, spec: ExerciseSpec) -> list[Path]:
     return out
 
 
-def _add(sub: Submission, module: str, path: Path) -> None:
+def _add(sub: Submission, module: str, path: Path, root: Path | None = None) -> None:
+    """Take ``path`` as ``module``'s file; ``root``: the submission folder it was found in."""
+    if _through_a_link(path, root):
+        # A link could name any file of the grading machine (a root grader would then
+        # make it readable to the jail, and show it to every exercise's worker).
+        sub.problems[module] = f"{path.name} is a symbolic link (or inside one): submit the file itself"
+        return
     if path.suffix == ".ipynb":
         from grader.notebooks import NotebookError
 
         scratch = _scratch()
-        sub.scratch.append(scratch)
         try:
             path = _notebook_to_module(path, module, scratch)
         except NotebookError as exc:
-            sub.problems[module] = str(exc)
+            shutil.rmtree(scratch, ignore_errors=True)
+            sub.problems[module] = printable(exc)  # it quotes the notebook's own metadata
             return
+        sub.scratch.append(scratch)
     sub.files[module] = path.resolve()
+
+
+def _through_a_link(path: Path, root: Path | None) -> bool:
+    """Whether ``path``, or a folder between ``root`` and it, is a symbolic link."""
+    if path.is_symlink():
+        return True
+    folder = path.parent
+    while root is not None and folder != root and root in folder.parents:
+        if folder.is_symlink():
+            return True
+        folder = folder.parent
+    return False

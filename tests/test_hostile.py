@@ -212,3 +212,24 @@ def test_no_network_even_to_a_listener_on_this_machine(tmp_path):
     finally:
         listener.close()
     assert not reached and "no network" in _messages(result)
+
+
+def test_a_link_in_a_submission_folder_is_refused_and_its_target_left_alone(tmp_path):
+    # `grade exercise`/`grade all` on a folder a student made: a link could name any file of
+    # the grading machine, which a root grader would make readable and show to the jail.
+    private = tmp_path / "private.txt"
+    private.write_text("instructor's secret")
+    private.chmod(0o600)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "softmax.py").symlink_to(private)
+    nested = tmp_path / "nested"
+    nested.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "softmax.py").write_text((ROOT / "solutions" / "softmax.py").read_text())
+    (nested / "softmax").symlink_to(tmp_path / "elsewhere")  # softmax/softmax.py, through a folder link
+    for folder in (flat, nested):
+        result = grade_file("softmax", folder, **FAST)
+        assert result.score == 0
+        assert "is a symbolic link (or inside one): submit the file itself" in result.problem
+    assert private.stat().st_mode & 0o777 == 0o600

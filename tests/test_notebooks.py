@@ -232,3 +232,36 @@ def test_name_defined_in_an_untagged_cell_says_only_the_tagged_cell_is_graded(tm
     assert f"defined in cell {index + 1} of softmax.ipynb, which is not graded" in message, message
     assert "only the cell tagged for grading" in message
     assert f"cell {index + 2}, line 2" in message  # the tagged cell moved down by one
+
+
+def test_notebooks_nested_past_the_parsers_get_one_line_errors_and_leave_nothing(tmp_path, monkeypatch):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    deep = tmp_path / "deep.ipynb"
+    deep.write_text('{"cells": [], "nbformat": 4, "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    result = CliRunner().invoke(cli, ["exercise", "softmax", "--submission", str(deep)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "nested too deep" in result.output
+    # An untagged cell no parser can hold: the tagged cell is still graded.
+    nb = make_notebook(load_registry().get("softmax"))
+    nb.cells.append(nbformat.v4.new_code_cell("x = " + "-" * 200_000 + "1"))
+    tagged = next(c for c in nb.cells if c.metadata.get(METADATA_KEY, {}).get("role") == "submission")
+    tagged.source = (ROOT / "solutions" / "softmax.py").read_text()
+    path = tmp_path / "softmax.ipynb"
+    nbformat.write(nb, str(path))
+    result = CliRunner().invoke(cli, ["exercise", "softmax", "--submission", str(path)])
+    assert result.exit_code == 0, result.output
+    assert not list(scratch.iterdir()), "a notebook left its converted module behind"
+
+
+def test_a_notebooks_metadata_reaches_the_terminal_as_text(tmp_path):
+    nb = make_notebook(load_registry().get("softmax"))
+    tagged = next(c for c in nb.cells if c.metadata.get(METADATA_KEY, {}).get("role") == "submission")
+    tagged.metadata[METADATA_KEY]["\x1b[2J\x1b]0;TITLE\x07"] = 1
+    path = tmp_path / "softmax.ipynb"
+    nbformat.write(nb, str(path))
+    result = CliRunner().invoke(cli, ["exercise", "softmax", "--submission", str(path)])
+    assert result.exit_code == 2
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "unknown field(s) \\x1b[2J\\x1b]0;TITLE\\x07" in result.output
