@@ -281,6 +281,7 @@ def test_cli_refusals_are_one_line(tmp_path):
         ((subs, "--out", tmp_path / "o2", "--exercises", "sofmax"), "no exercise named 'sofmax'"),
         ((subs, "--out", tmp_path / "o3", "--canvas"), "--canvas needs --roster"),
         ((subs, "--out", tmp_path / "o4", "--resume", "--force"), "contradict"),
+        ((subs, "--out", "/proc/no-results-here"), "cannot write RESULTS /proc/no-results-here"),
     ]
     for args, message in cases:
         result = _batch(*args)

@@ -186,6 +186,8 @@ def run_batch(opts: BatchOptions, progress: Progress | None = None) -> BatchSumm
         lock = lock_results(out)  # before anything in RESULTS is read or removed
     except JournalBusy as exc:
         raise BatchError(str(exc)) from None
+    except OSError as exc:
+        raise BatchError(f"cannot write RESULTS {out}: {exc.strerror or exc}") from None
     try:
         _prepare_out(opts)
         seed = _batch_seed(opts, specs, out)
