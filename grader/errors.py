@@ -38,20 +38,33 @@ def error_doc(err: Any) -> dict[str, str]:
     NotImplementedError came from) as printable strings. A student's worker may send
     anything in its place: whatever it sent becomes the message, never a failure here."""
     err = err if isinstance(err, dict) else {"message": err}
-    defaults = {"type": "Exception", "message": "", "where": "", "stub": ""}
+    # ``library``: a NotImplementedError raised inside a library call, not by a stub.
+    defaults = {"type": "Exception", "message": "", "where": "", "stub": "", "library": ""}
     return {k: printable(err.get(k) if err.get(k) is not None else default) for k, default in defaults.items()}
+
+
+def is_stub(err: dict[str, str]) -> bool:
+    """Whether an error (error_doc) says the code is not written yet: a NotImplementedError
+    its own ``raise`` raised, not one from inside a library call (torch's "not implemented
+    for 'Long'")."""
+    return err["type"] == "NotImplementedError" and not err["library"]
+
+
+def outcome_type(err: dict[str, str]) -> str:
+    """The type name a StudentError carries for ``err`` (the plugin's outcome follows it)."""
+    return err["type"] if is_stub(err) or err["type"] != "NotImplementedError" else "NotImplementedError (library)"
 
 
 def format_error(subject: str, err: Any) -> str:
     """The message for code that raised, from the error its worker described."""
     err = error_doc(err)
     type_name, message, where, stub = err["type"], err["message"], err["where"], err["stub"]
-    if type_name == "NotImplementedError" and stub:
+    if is_stub(err) and stub:
         # Raised in another of the student's files (gpt2_loading -> decoder_block.py): that
         # file is the one to finish, not the function the check called.
         detail = f"NotImplementedError{': ' + message if message else ''}; {subject} needs it: finish that exercise first"
         text = f"your {stub} is not implemented yet ({detail})"
-    elif type_name == "NotImplementedError":
+    elif is_stub(err):
         text = f"{subject} is not implemented yet (NotImplementedError{': ' + message if message else ''})"
     elif type_name == "SystemExit":
         text = f"{subject} {message}: submissions must not exit the process"

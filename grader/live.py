@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import wire
-from grader.errors import ReferenceFailure, RemoteError, StudentError, error_doc, format_error
+from grader.errors import ReferenceFailure, RemoteError, StudentError, error_doc, format_error, outcome_type
 from grader.safe_text import printable
 from grader.sandbox import kill_worker
 from grader.boundary import WorkerConfig
@@ -248,7 +248,7 @@ class LiveTransport:
                     "worker's hello); the worker was stopped", "ProtocolError",
                 )  # fmt: skip
             err = error_doc(self.hello["error"])
-            raise self._failed_import(format_error(f"importing {self.subject}", err), err["type"])
+            raise self._failed_import(format_error(f"importing {self.subject}", err), outcome_type(err))
         return self.worker
 
     def _failed_import(self, message: str, type_name: str = "") -> RemoteError:

@@ -114,10 +114,19 @@ def _role(cell) -> str | None:
 _SHELL_OR_MAGIC = re.compile(r"^(\s*)[!%]")
 
 
+# Cell magics whose body is plain Python that Jupyter runs (timed, captured, profiled):
+# graded, the body runs as it is. Any other cell magic (%%bash, %%html, %%writefile) is not Python.
+PYTHON_CELL_MAGICS = ("time", "timeit", "capture", "prun")
+
+
 def _python_only(source: str) -> str | None:
-    """A cell's source without shell/magic lines; None for a cell magic (%%bash, ...)."""
-    if source.lstrip().startswith("%%"):
-        return None
+    """A cell's source without shell/magic lines; None for a cell magic (%%bash, ...) whose
+    body is not Python."""
+    stripped = source.lstrip()
+    if stripped.startswith("%%"):
+        magic = stripped[2:].split(None, 1)[0] if stripped[2:].strip() else ""
+        if magic not in PYTHON_CELL_MAGICS:
+            return None
     lines = []
     for line in source.splitlines():
         match = _SHELL_OR_MAGIC.match(line)
@@ -165,6 +174,9 @@ def notebook_to_source(path: Path, exercise: str | None = None) -> str:
         "cells": starts,
         "left_out": len(left_out),
         "defined_elsewhere": _top_level_names(left_out),
+        # A left-out cell that may define names no scan can list (from x import *, or
+        # definitions inside a top-level if/try): a NameError may come from there too.
+        "opaque": _defines_unknown_names(left_out),
     }
     header = f"{HEADER_PREFIX}{path.name}: {which}.\n{MAP_PREFIX}{json.dumps(cell_map, separators=(',', ':'))}"
     return "\n\n".join([header, *parts]) + "\n"
@@ -202,6 +214,20 @@ def _top_level_names(cells) -> dict[str, int]:
                 if len(names) < _MAX_NAMES:
                     names.setdefault(name, index)
     return names
+
+
+def _defines_unknown_names(cells) -> bool:
+    for _, cell in cells:
+        try:
+            tree = ast.parse(_python_only(cell.source) or "")
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            return True
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+                return True
+            if isinstance(node, (ast.If, ast.Try, ast.While, ast.Match)):
+                return True
+    return False
 
 
 # --------------------------------------------------------------------------- generated modules
@@ -249,12 +275,15 @@ def cell_location(filename: str, lineno: int | None, lines: list[str] | None = N
 
 def defined_elsewhere(filename: str, name: str) -> tuple[str, int | None] | None:
     """For a module made from the tagged cells of a notebook: (notebook name, the untagged
-    cell that defines ``name`` or None) when some code cells were left out; else None."""
+    cell that defines ``name``), or (notebook name, None) when a left-out cell may define it
+    in a way no scan lists; None when no left-out cell defines it (a typo, say)."""
     cell_map = _cell_map(filename)
     if cell_map is None or not cell_map.get("tagged") or not cell_map.get("left_out"):
         return None
     cell = (cell_map.get("defined_elsewhere") or {}).get(name)
-    return str(cell_map.get("notebook", "")), cell if isinstance(cell, int) else None
+    if isinstance(cell, int):
+        return str(cell_map.get("notebook", "")), cell
+    return (str(cell_map.get("notebook", "")), None) if cell_map.get("opaque") else None
 
 
 # --------------------------------------------------------------------------- writing

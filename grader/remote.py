@@ -29,6 +29,7 @@ from grader.errors import (
     StudentError,
     error_doc,
     format_error,
+    outcome_type,
 )
 from grader.boundary import MISTAKE_PREFIX, ROOT_MODULE
 
@@ -152,7 +153,7 @@ class Session:
         if "error" in reply:
             err = error_doc(reply["error"])
             cls = StudentError if student else ReferenceFailure
-            raise cls(format_error(subject, err), err["type"], err["where"])
+            raise cls(format_error(subject, err), outcome_type(err), err["where"])
         if "ok" not in reply:
             raise wire.ProtocolError("reply has neither 'ok' nor 'error'")
         decoder = wire.Decoder(reply_blob, lambda h: Remote(self, h.id, (), h.type_name))

@@ -67,11 +67,19 @@ def _where(filename: str, lineno: int | None, code: str) -> str:
     return f"{os.path.basename(filename)}, line {lineno}: {code.strip()}"
 
 
+# What a notebook has that plain Python does not: graded code runs as a module.
+JUPYTER_NAMES = ("display", "get_ipython", "In", "Out")
+
+
 def _name_error_hint(exc: NameError, filenames: list[str]) -> str:
-    """For a notebook graded on its tagged cells: the name lives in a cell that is not graded."""
+    """For a notebook graded on its tagged cells: the name lives in a cell that is not graded
+    (or is Jupyter's own)."""
     name = getattr(exc, "name", None)
     if not name:
         return ""
+    if name in JUPYTER_NAMES:
+        return (f" ({name} is Jupyter's, not Python's: graded code runs as a plain Python module, where it does "
+                "not exist; use print, or leave the call out of the graded code)")
     for filename in filenames:
         found = notebooks.defined_elsewhere(filename, name)
         if found is None:
@@ -113,10 +121,23 @@ def describe_exception(exc: BaseException, files: set[str], main_file: str | Non
     if isinstance(exc, NameError):
         message += _name_error_hint(exc, ([where_file] if where_file else []) + sorted(files))
     doc = {"type": type(exc).__name__, "message": message[:2000], "where": where}
-    if isinstance(exc, NotImplementedError) and main_file and where_file:
+    if isinstance(exc, NotImplementedError) and not _raised_by_submitted_code(exc, files):
+        # torch's "... not implemented for 'Long'": a call the library cannot do, not a stub.
+        doc["library"] = "yes"
+    elif isinstance(exc, NotImplementedError) and main_file and where_file:
         if os.path.realpath(where_file) != main_file:
             doc["stub"] = os.path.basename(where_file)
     return doc
+
+
+def _raised_by_submitted_code(exc: BaseException, files: set[str]) -> bool:
+    """Whether a ``raise`` statement in a submitted file raised ``exc`` (a stub's raise
+    NotImplementedError), rather than library code the submission called."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return False
+    last = frames[-1]
+    return os.path.realpath(last.filename) in files and (last.line or "").lstrip().startswith("raise")
 
 
 def _free_gpu_cache() -> None:

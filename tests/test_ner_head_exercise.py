@@ -38,6 +38,8 @@ def _load(path, name):
         ("inclusive_spans.py", "test_bio_to_spans_well_formed", "span ends are inclusive"),
         ("logit_dropout.py", "test_head_dropout_only_in_training", "dropout is applied to the logits"),
         ("no_update.py", "test_training_reaches_reference_f1", "are the head's parameters being updated?"),
+        # The long run uses lr=1.0, where ignoring lr changes nothing: a short run at another rate shows it.
+        ("ignores_lr.py", "test_training_reaches_reference_f1", "with lr=0.25, train_head's loss at step 1"),
     ],
 )
 def test_wrong_submissions_get_partial_scores_and_named_mistakes(name, check, expected_message):

@@ -265,3 +265,43 @@ def test_a_notebooks_metadata_reaches_the_terminal_as_text(tmp_path):
     assert result.exit_code == 2
     assert "\x1b" not in result.output and "\x07" not in result.output
     assert "unknown field(s) \\x1b[2J\\x1b]0;TITLE\\x07" in result.output
+
+
+@pytest.mark.parametrize("magic", ["%%time", "%%timeit -n 1 -r 1", "%%capture out"])
+def test_a_tagged_cell_under_a_python_cell_magic_is_graded(tmp_path, softmax_spec, magic):
+    result = grade_file("softmax", write_filled(tmp_path / "softmax.ipynb", softmax_spec, f"{magic}\n{SOLUTION}"))
+    assert result.score == result.max_score, [c.to_json() for c in result.checks if c.points < c.max_points]
+
+
+def test_a_tagged_cell_under_another_cell_magic_is_still_left_out(tmp_path, softmax_spec):
+    path = write_filled(tmp_path / "softmax.ipynb", softmax_spec, f"%%bash\necho hi\n")
+    with pytest.raises(NotebookError, match="no code cells to grade"):
+        notebook_to_source(path)
+
+
+def _name_error_message(tmp_path, spec, tagged: str, untagged: list[str]) -> str:
+    nb = make_notebook(spec)
+    index = next(i for i, c in enumerate(nb.cells) if _role(c) == "submission")
+    nb.cells[index].source = tagged
+    for source in untagged:
+        nb.cells.insert(index, nbformat.v4.new_code_cell(source))
+    path = tmp_path / "softmax.ipynb"
+    nbformat.write(nb, str(path))
+    return grade_file("softmax", path).checks[0].message
+
+
+TYPO = "def softmax(x, dim=-1):\n    e = x.exp()\n    return e / e.sum(dim=dim, keepdim=Ture)\n"
+
+
+def test_a_typo_is_not_blamed_on_the_untagged_cells(tmp_path, softmax_spec):
+    message = _name_error_message(tmp_path, softmax_spec, TYPO, ["import torch\nx = torch.ones(3)"])
+    assert "name 'Ture' is not defined" in message and "tagged" not in message, message
+    # Unless a left-out cell may define names no scan can list.
+    message = _name_error_message(tmp_path, softmax_spec, TYPO, ["from math import *"])
+    assert "only the cell tagged for grading is graded" in message, message
+
+
+def test_jupyters_own_names_are_said_to_be_jupyters(tmp_path, softmax_spec):
+    tagged = "display('hello')\n" + SOLUTION
+    message = _name_error_message(tmp_path, softmax_spec, tagged, ["import torch"])
+    assert "display is Jupyter's, not Python's" in message, message

@@ -37,6 +37,10 @@ WRONG = {
         (DOCSTRING, '"""Wrong: train_head computes the loss but never steps the optimizer."""'),
         ("        optimizer.step()\n", ""),
     ],
+    "ignores_lr.py": [
+        (DOCSTRING, '"""Wrong: train_head steps with a rate of 1.0 whatever lr it is given."""'),
+        ("optimizer = torch.optim.SGD(head.parameters(), lr=lr)", "optimizer = torch.optim.SGD(head.parameters(), lr=1.0)"),
+    ],
 }
 
 # The fair-checks corpus.
