@@ -235,7 +235,8 @@ class _Transports:
         if role == "student":
             if spec.module in self.submission.problems:
                 return _MissingTransport(self.submission.problems[spec.module])
-            live = LiveTransport(self.zygote, self.config(spec, role), f"your {spec.module}.py", reply_cap(self.settings))
+            subject = f"your {self.submission.submitted_name(spec.module)}"
+            live = LiveTransport(self.zygote, self.config(spec, role), subject, reply_cap(self.settings))
             return _SharedInputs(live, self.inputs)
         if self.options.reference_transport is not None:
             return self.options.reference_transport(spec, self.config(spec, role))

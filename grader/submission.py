@@ -26,6 +26,12 @@ class Submission:
     files: dict[str, Path] = field(default_factory=dict)  # module -> .py to load
     problems: dict[str, str] = field(default_factory=dict)  # module -> why it has no file
     scratch: list[Path] = field(default_factory=list)  # folders of converted notebooks
+    sources: dict[str, Path] = field(default_factory=dict)  # module -> the file submitted (a notebook)
+
+    def submitted_name(self, module: str) -> str:
+        """How messages name the student's file for ``module``: softmax.py, softmax.ipynb."""
+        source = self.sources.get(module) or self.files.get(module)
+        return source.name if source is not None else f"{module}.py"
 
     def cleanup(self) -> None:
         """Remove the modules made from notebooks (``grader.runner.grade`` calls this)."""
@@ -106,6 +112,7 @@ def _add(sub: Submission, module: str, path: Path, root: Path | None = None) -> 
         # make it readable to the jail, and show it to every exercise's worker).
         sub.problems[module] = f"{path.name} is a symbolic link (or inside one): submit the file itself"
         return
+    sub.sources[module] = path
     if path.suffix == ".ipynb":
         from grader.notebooks import NotebookError
 

@@ -116,6 +116,8 @@ def describe_exception(exc: BaseException, files: set[str], main_file: str | Non
                    "a share of the GPU; the checks' tensors are small, so look for a tensor that grows "
                    "with a loop or an accidental (T, T, T) intermediate)")
         _free_gpu_cache()
+    elif isinstance(exc, SyntaxError) and exc.msg:
+        message = exc.msg  # its file and line are in ``where`` (a notebook's cell, not the module made of it)
     else:
         message = str(exc)
     if isinstance(exc, NameError):

@@ -305,3 +305,10 @@ def test_jupyters_own_names_are_said_to_be_jupyters(tmp_path, softmax_spec):
     tagged = "display('hello')\n" + SOLUTION
     message = _name_error_message(tmp_path, softmax_spec, tagged, ["import torch"])
     assert "display is Jupyter's, not Python's" in message, message
+
+
+def test_messages_name_the_notebook_and_its_cell_not_the_module_made_of_it(tmp_path, softmax_spec):
+    path = write_filled(tmp_path / "my_work.ipynb", softmax_spec, "def softmax(x, dim=-1)\n    return x\n")
+    message = grade_file("softmax", path).checks[0].message
+    assert message.startswith("importing your my_work.ipynb raised SyntaxError: expected ':'"), message
+    assert "softmax.py" not in message and "cell " in message and "line 1: def softmax(x, dim=-1)" in message
