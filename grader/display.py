@@ -104,6 +104,10 @@ def _todo_line(note: Note, total: int) -> Text:
         line += Text(f" ({where.group(1)}:{where.group(2)})")
     count = len(note.checks)
     line += Text(f", {'all ' if count == total and count > 1 else ''}{count} check{'s' if count != 1 else ''}", style="dim")
+    # A notebook whose function is written in a cell that is not graded (worker's hint).
+    written = re.search(r"; (\S+ is written in cell \d+ of .+?, which is not graded[^)]*)\)", note.messages[0])
+    if written:
+        line += Text(f"\n    {written.group(1)}")
     return line
 
 

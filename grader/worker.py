@@ -126,10 +126,22 @@ def describe_exception(exc: BaseException, files: set[str], main_file: str | Non
     if isinstance(exc, NotImplementedError) and not _raised_by_submitted_code(exc, files):
         # torch's "... not implemented for 'Long'": a call the library cannot do, not a stub.
         doc["library"] = "yes"
-    elif isinstance(exc, NotImplementedError) and main_file and where_file:
-        if os.path.realpath(where_file) != main_file:
+    elif isinstance(exc, NotImplementedError) and where_file:
+        if main_file and os.path.realpath(where_file) != main_file:
             doc["stub"] = os.path.basename(where_file)
+        doc["message"] += _written_elsewhere_hint(exc, where_file)
     return doc
+
+
+def _written_elsewhere_hint(exc: NotImplementedError, filename: str) -> str:
+    """For a notebook's stub still raising: the function is written in a cell not graded."""
+    name = traceback.extract_tb(exc.__traceback__)[-1].name
+    found = notebooks.defined_elsewhere(filename, name)
+    if found is None or found[1] is None:
+        return ""
+    notebook, cell = found
+    return (f"; {name} is written in cell {cell} of {notebook}, which is not graded: only the cell tagged for "
+            "grading is, and it still holds the stub")
 
 
 def _raised_by_submitted_code(exc: BaseException, files: set[str]) -> bool:

@@ -312,3 +312,17 @@ def test_messages_name_the_notebook_and_its_cell_not_the_module_made_of_it(tmp_p
     message = grade_file("softmax", path).checks[0].message
     assert message.startswith("importing your my_work.ipynb raised SyntaxError: expected ':'"), message
     assert "softmax.py" not in message and "cell " in message and "line 1: def softmax(x, dim=-1)" in message
+
+
+def test_a_function_written_in_an_untagged_cell_is_pointed_at(tmp_path, softmax_spec):
+    nb = make_notebook(softmax_spec)
+    index = next(i for i, c in enumerate(nb.cells) if _role(c) == "submission")  # still the stub
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(SOLUTION))  # written below, untagged
+    path = tmp_path / "softmax.ipynb"
+    nbformat.write(nb, str(path))
+    result = grade_file("softmax", path)
+    assert result.score == 0
+    hint = f"softmax is written in cell {index + 2} of softmax.ipynb, which is not graded"
+    assert hint in result.checks[0].message, result.checks[0].message
+    result = CliRunner().invoke(cli, ["exercise", "softmax", "--submission", str(path)])
+    assert hint in " ".join(result.output.split())
