@@ -46,6 +46,7 @@ from grader.results import (
     ExerciseResult,
 )
 from grader.spec import ExerciseSpec, marked_points
+from grader.safe_text import printable
 from grader.submission import Submission
 
 MESSAGE_LIMIT = 1500
@@ -241,7 +242,8 @@ class GraderPlugin:
             failure = self._excinfo.get(report.nodeid) or Failure("error", str(report.longrepr)[-MESSAGE_LIMIT:], GRADER_ERROR)
             status = ERROR if failure.kind == "error" else FAILED
             message, outcome, mistake = failure.message, failure.outcome, failure.mistake
-        check = CheckResult(name, points, max_points, status, message, bool(props.get("hidden")), mistake, outcome)
+        # Messages quote what submissions return and raise (a class name, a string): shown as text.
+        check = CheckResult(name, points, max_points, status, printable(message), bool(props.get("hidden")), mistake, outcome)
         run.result.checks.append(check)
         if self.on_check is not None:
             self.on_check(run.spec.name, check)

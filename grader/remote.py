@@ -132,32 +132,37 @@ class Session:
         if root not in (ROOT_MODULE,) and not root.startswith(MISTAKE_PREFIX) and op in ("call", "vjp"):
             # A method call may change the object: later requests see a new state.
             self._states[root] = key
-        what = ".".join(path) or "it"
-        if self.transport.role != "student":
-            return self._answer(reply, reply_blob, f"{self.subject}: {what}")
-        try:
-            return self._answer(reply, reply_blob, what)
-        except (wire.ProtocolError, RecursionError, ValueError, TypeError, KeyError) as exc:
-            # Whole frames that say nothing a worker of ours would say: the submission wrote
-            # them (its code can reach the channel), so the failure is its own.
-            raise StudentError(f"{self.subject} sent a reply to {what} that the grader could not read ({exc})",
-                               "ProtocolError") from None  # fmt: skip
+        return self._answer(reply, reply_blob, ".".join(path) or "it")
 
-    def _answer(self, reply: dict, reply_blob: bytes, subject: str) -> Any:
+    def _answer(self, reply: dict, reply_blob: bytes, what: str) -> Any:
         """The value a reply carries, or the error it reports raised as this side's."""
-        student = self.transport.role == "student"
-        if student and reply.get("forbidden"):
+        if self.transport.role != "student":
+            if "error" in reply:
+                err = error_doc(reply["error"])
+                raise ReferenceFailure(format_error(f"{self.subject}: {what}", err), outcome_type(err), err["where"])
+            if "ok" not in reply:
+                raise wire.ProtocolError("reply has neither 'ok' nor 'error'")
+            return wire.Decoder(reply_blob, self._remote).decode(reply["ok"])
+        if reply.get("forbidden"):
             from grader.rules import reported_uses
 
             self._forbidden += [(self.scope, use) for use in reported_uses(reply["forbidden"])]
         if "error" in reply:
             err = error_doc(reply["error"])
-            cls = StudentError if student else ReferenceFailure
-            raise cls(format_error(subject, err), outcome_type(err), err["where"])
-        if "ok" not in reply:
-            raise wire.ProtocolError("reply has neither 'ok' nor 'error'")
-        decoder = wire.Decoder(reply_blob, lambda h: Remote(self, h.id, (), h.type_name))
-        return decoder.decode(reply["ok"])
+            raise StudentError(format_error(what, err), outcome_type(err), err["where"])
+        try:
+            if "ok" not in reply:
+                raise wire.ProtocolError("reply has neither 'ok' nor 'error'")
+            return wire.Decoder(reply_blob, self._remote, wire.computable_dtypes()).decode(reply["ok"])
+        except wire.UnsupportedDtype as exc:
+            raise StudentError(f"{what} returned {exc}, which the checks cannot compute with: return a float32 or "
+                               "float64 tensor (the dtype of its input)", "UnsupportedDtype") from None  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - nothing a worker of ours sends: the submission wrote it
+            raise StudentError(f"{self.subject} sent a reply to {what} that the grader could not read ({exc})",
+                               "ProtocolError") from None  # fmt: skip
+
+    def _remote(self, handle: wire.Handle) -> "Remote":
+        return Remote(self, handle.id, (), handle.type_name)
 
     def _key(self, doc: dict, tensors: dict[str, Any]) -> str:
         """The request's key: what was asked, of which object in which state, with which

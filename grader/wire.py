@@ -17,6 +17,7 @@ dicts and handles to objects that live in the worker are tagged dicts::
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import socket
@@ -24,6 +25,8 @@ import struct
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from grader.safe_text import printable
 
 MAGIC = b"GRD1"
 HEADER = struct.Struct("!4sII")
@@ -264,7 +267,10 @@ def _is_numpy_scalar(value: Any) -> bool:
 class Decoder:
     """Rebuilds a value from (JSON tree, blob). Tensors come out as plain torch.Tensor."""
 
-    def __init__(self, blob: bytes, resolve_handle: Callable[[Handle], Any]):
+    def __init__(self, blob: bytes, resolve_handle: Callable[[Handle], Any], dtypes: frozenset | None = None):
+        """``dtypes``: the tensor dtypes accepted (None: any); a reply of a student's worker
+        is held to those the checks can compute with (UnsupportedDtype otherwise)."""
+        self._dtypes = dtypes
         self._tensors: dict[str, Any] = {}
         if blob:
             from safetensors.torch import load
@@ -307,7 +313,8 @@ class Decoder:
                 out[key] = self.decode(value)
             return out
         if "__handle__" in tree:
-            return self._resolve(Handle(str(tree["__handle__"]), str(tree.get("type", "object"))))
+            # The type name is the worker's to choose, and messages name it.
+            return self._resolve(Handle(str(tree["__handle__"]), printable(tree.get("type", "object"))))
         return {str(k): self.decode(v) for k, v in tree.items()}
 
     def _tensor(self, tree: dict) -> Any:
@@ -315,14 +322,43 @@ class Decoder:
         if key not in self._tensors:
             raise ProtocolError(f"tensor {key!r} missing from payload")
         tensor = self._tensors[key]
+        if self._dtypes is not None and tensor.dtype not in self._dtypes:
+            raise UnsupportedDtype(tensor.dtype)
         if "layout" in tree:
             tensor = _strided(tensor, tree["layout"])
         device = tree.get("device", "cpu")
-        if str(device) != "cpu":
+        if device != "cpu":
+            if device not in ("cuda", "mps") or not _available(device):
+                raise ProtocolError(f"a tensor on device {device!r:.40}, which this machine does not have")
             tensor = tensor.to(device)
         if tree.get("requires_grad") and tensor.is_floating_point():
             tensor.requires_grad_(True)
         return tensor
+
+
+class UnsupportedDtype(ProtocolError):
+    """A tensor of a dtype the checks cannot compute with (float8, uint16, ...)."""
+
+    def __init__(self, dtype: Any):
+        super().__init__(f"a tensor of dtype {str(dtype).removeprefix('torch.')}")
+        self.dtype = dtype
+
+
+@functools.cache
+def computable_dtypes() -> frozenset:
+    """The dtypes a check can compare, promote and test for NaN: what a submission's tensors
+    may be (torch's float8 and wide unsigned types support too few operations)."""
+    import torch
+
+    return frozenset((torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64,
+                      torch.complex128, torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64))
+
+
+def _available(device: str) -> bool:
+    import torch
+
+    backend = getattr(torch, device, None) if device == "cuda" else getattr(torch.backends, device, None)
+    return bool(backend is not None and backend.is_available())
 
 
 def _strided(flat: Any, layout: Any) -> Any:
