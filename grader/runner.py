@@ -80,13 +80,8 @@ def _shown_to_students(submission: Submission, inputs: str, settings: dict[str, 
     paths = [str(p) for p in submission.files.values()]
     paths += [str(data_dir()), inputs]
     paths += [v for v in settings.values() if os.path.isabs(v) and os.path.exists(v)]
-    if os.geteuid() == 0:
-        # A root grader's workers run as an unprivileged uid: they read what others may.
-        # (Only read bits are added, and only to the files graded.)
-        for path in submission.files.values():
-            mode = os.stat(path).st_mode
-            if mode & 0o004 == 0:
-                os.chmod(path, mode | 0o044)
+    # (A root grader's workers run as an unprivileged uid: the submitted files are the
+    # grader's own copies, readable by others; grader.submission makes them.)
     return tuple(paths)
 
 

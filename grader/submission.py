@@ -7,7 +7,10 @@ exercise (``attention/attention.py``); a notebook is turned into a module first.
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +28,7 @@ class Submission:
     label: str  # what reports call it: a path, "the stubs", "the solutions"
     files: dict[str, Path] = field(default_factory=dict)  # module -> .py to load
     problems: dict[str, str] = field(default_factory=dict)  # module -> why it has no file
-    scratch: list[Path] = field(default_factory=list)  # folders of converted notebooks
+    scratch: list[Path] = field(default_factory=list)  # the private copies (and modules made of notebooks)
     sources: dict[str, Path] = field(default_factory=dict)  # module -> the file submitted (a notebook)
 
     def submitted_name(self, module: str) -> str:
@@ -34,7 +37,7 @@ class Submission:
         return source.name if source is not None else f"{module}.py"
 
     def cleanup(self) -> None:
-        """Remove the modules made from notebooks (``grader.runner.grade`` calls this)."""
+        """Remove the private copies of the submitted files (``grader.runner.grade`` calls this)."""
         for folder in self.scratch:
             shutil.rmtree(folder, ignore_errors=True)
         self.scratch.clear()
@@ -49,7 +52,7 @@ def _notebook_to_module(path: Path, module: str, workdir: Path) -> Path:
 
 
 def _scratch() -> Path:
-    return Path(tempfile.mkdtemp(prefix="grader-nb-"))
+    return Path(tempfile.mkdtemp(prefix="grader-sub-"))
 
 
 def from_stubs(specs: list[ExerciseSpec]) -> Submission:
@@ -105,35 +108,68 @@ def candidate_files(root: Path, spec: ExerciseSpec) -> list[Path]:
     return out
 
 
+# A submitted module larger than this is not code a student wrote.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
 def _add(sub: Submission, module: str, path: Path, root: Path | None = None) -> None:
-    """Take ``path`` as ``module``'s file; ``root``: the submission folder it was found in."""
-    if _through_a_link(path, root):
-        # A link could name any file of the grading machine (a root grader would then
-        # make it readable to the jail, and show it to every exercise's worker).
-        sub.problems[module] = f"{path.name} is a symbolic link (or inside one): submit the file itself"
-        return
+    """Take ``path`` as ``module``'s file; ``root``: the submission folder it was found in.
+
+    The file is read once, into a private copy that is what gets graded: opened without
+    following a link anywhere below ``root`` (a link could name any file of the grading
+    machine), so swapping a link in later changes nothing, and no file of the student's
+    is ever touched (a root grader's jail reads the copy, which is made readable to it)."""
     sub.sources[module] = path
+    try:
+        data = _read_no_links(path, root)
+    except _Refused as exc:
+        sub.problems[module] = f"{path.name} {exc}"
+        return
+    scratch = _scratch()
+    copy = scratch / path.name
+    copy.write_bytes(data)
+    os.chmod(copy, 0o644)
     if path.suffix == ".ipynb":
         from grader.notebooks import NotebookError
 
-        scratch = _scratch()
         try:
-            path = _notebook_to_module(path, module, scratch)
+            copy = _notebook_to_module(copy, module, scratch)
         except NotebookError as exc:
             shutil.rmtree(scratch, ignore_errors=True)
-            sub.problems[module] = printable(exc)  # it quotes the notebook's own metadata
+            sub.problems[module] = printable(str(exc).replace(str(scratch / path.name), str(path)))  # quotes its metadata
             return
-        sub.scratch.append(scratch)
-    sub.files[module] = path.resolve()
+        os.chmod(copy, 0o644)
+    sub.scratch.append(scratch)
+    sub.files[module] = copy
 
 
-def _through_a_link(path: Path, root: Path | None) -> bool:
-    """Whether ``path``, or a folder between ``root`` and it, is a symbolic link."""
-    if path.is_symlink():
-        return True
-    folder = path.parent
-    while root is not None and folder != root and root in folder.parents:
-        if folder.is_symlink():
-            return True
-        folder = folder.parent
-    return False
+class _Refused(Exception):
+    """Why a submitted file is not read (said after its name)."""
+
+
+def _read_no_links(path: Path, root: Path | None) -> bytes:
+    """``path``'s bytes, opened one component at a time below ``root`` (or its own folder)
+    with O_NOFOLLOW: a link anywhere on the way is refused, whenever it was put there."""
+    base = root if root is not None else path.parent
+    parts = path.relative_to(base).parts
+    flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+        for part in parts[:-1]:
+            inner = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        inner = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=fd)  # a FIFO must not block us
+        os.close(fd)
+        fd = inner
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise _Refused("is a symbolic link (or inside one): submit the file itself") from None
+        raise _Refused(f"cannot be read: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise _Refused("is not a regular file")
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise _Refused(f"is larger than {MAX_FILE_BYTES // 2**20} MiB: not a submission")
+    return data

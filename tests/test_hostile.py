@@ -236,3 +236,30 @@ def test_a_link_in_a_submission_folder_is_refused_and_its_target_left_alone(tmp_
         assert result.score == 0
         assert "is a symbolic link (or inside one): submit the file itself" in result.problem
     assert private.stat().st_mode & 0o777 == 0o600
+
+
+def test_what_is_graded_is_a_private_copy_read_once(tmp_path):
+    # No file of the submission is ever changed (a root grader used to add read permission
+    # to them: through a hard link, to a file of anyone's), and a link swapped in after the
+    # submission was read changes nothing.
+    from grader.runner import GradeOptions, grade
+    from grader.registry import load_registry
+    from grader.submission import locate
+
+    spec = load_registry().get("softmax")
+    folder = tmp_path / "student"
+    folder.mkdir()
+    work = folder / "softmax.py"
+    work.write_text((ROOT / "solutions" / "softmax.py").read_text())
+    work.chmod(0o600)
+    linked = tmp_path / "linked.py"
+    os.link(work, linked)  # the file has another name elsewhere
+    submission = locate(folder, [spec])
+    private = tmp_path / "private.txt"
+    private.write_text("def softmax(x, dim=-1):\n    raise RuntimeError('read the private file')\n")
+    work.unlink()
+    work.symlink_to(private)  # swapped in after the submission was read
+    [result] = grade([spec], submission, GradeOptions(**FAST))
+    assert result.score == result.max_score, [c.to_json() for c in result.checks if not c.points]
+    assert linked.stat().st_mode & 0o777 == 0o600
+    assert not any(p.exists() for p in submission.scratch), "the private copies outlived the run"
