@@ -24,7 +24,7 @@ from grader.compare import (
     matching_mistake,
     values_close,
 )
-from grader.remote import KitOutOfDate, StudentError
+from grader.remote import KitOutOfDate, StudentError, fetch
 
 PROMPT = "Hello, I am"
 PROMPT_IDS = [15496, 11, 314, 716]  # GPT-2's tokens for PROMPT
@@ -242,6 +242,9 @@ def decode(ids: list[int]) -> str:
 def test_loaded_weights_match_checkpoint(student, checkpoint):
     model = load(student, checkpoint.folder)
     expect_state(model, checkpoint, f"load_gpt2({checkpoint.folder.name})")
+    # The handout: "Return the model in eval mode" (a model with dropout would sample otherwise).
+    expect(fetch(model.training) is False, f"load_gpt2({checkpoint.folder.name}) returned the model in training mode: "
+                                    "call model.eval() before returning it")
 
 
 @pytest.mark.points(2)

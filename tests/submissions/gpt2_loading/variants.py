@@ -29,6 +29,10 @@ VARIANTS = {
         ("pos = torch.arange(0, t, dtype=torch.long, device=idx.device)",
          "pos = torch.arange(1, t + 1, dtype=torch.long, device=idx.device)"),
     ],
+    "not_eval.py": [
+        (DOCSTRING, '"""Wrong on purpose: load_gpt2 returns the model in training mode."""'),
+        ("    model.eval()\n", ""),
+    ],
     "no_crop.py": [
         (DOCSTRING, '"""Wrong on purpose: generate feeds the whole context, past n_positions."""'),
         ("idx_cond = idx if idx.size(1) <= model.config.n_positions else idx[:, -model.config.n_positions:]",
