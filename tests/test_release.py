@@ -433,3 +433,23 @@ def test_force_replaces_an_earlier_kit_without_verifying(tmp_path):
     assert not (kit / "stale.txt").exists()
     assert (kit / "exercises" / "softmax" / "softmax.reference.json").is_file()
     assert "not verified in a fresh environment" in result.output
+
+
+def test_a_known_mistake_written_as_a_submission_imports_from_its_one_file(tmp_path):
+    # The release's "known mistakes" passes grade each mistake as a submission. A submission
+    # is graded from a private copy of each file alone, so the wrapper must carry the
+    # reference and the mistakes in itself (it used to load siblings, and every check of
+    # those passes failed at import, unnoticed: the messages matched between kit and live).
+    from conftest import grade_file
+    from grader.registry import load_registry
+    from grader.release.record import _mistake_folder
+
+    spec = load_registry().get("softmax")
+    name = "no max subtraction: exp() overflows for large inputs"
+    folder, chosen = _mistake_folder(0, {"softmax": [name]}, [spec], tmp_path / "mistake")
+    assert chosen == {"softmax": name}
+    result = grade_file("softmax", folder)
+    messages = " ".join(c.message for c in result.checks)
+    assert "importing" not in messages and "Error" not in messages, messages
+    assert 0 < result.score < result.max_score
+    assert "no max subtraction" in messages

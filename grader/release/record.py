@@ -23,24 +23,26 @@ class _Pass:
     mistake: dict[str, str] = field(default_factory=dict)  # exercise -> mistake name
 
 
-_WRAPPER = '''"""Known mistake {mistake!r} of the {module} reference, as a submission (written by grade release)."""
+_WRAPPER = '''"""Known mistake {mistake!r} of the {module} reference, as a submission (written by grade release).
 
-import importlib.util as _util
+The reference and its mistakes are written into this file: a submission is graded from a
+private copy of each submitted file alone (grader.submission), so there are no siblings to load."""
+
 import sys as _sys
-from pathlib import Path as _Path
+import types as _types
 
 
-def _load(name):
-    spec = _util.spec_from_file_location(name, _Path(__file__).with_name(name + ".py"))
-    module = _util.module_from_spec(spec)
+def _load(name, source):
+    module = _types.ModuleType(name)
+    module.__file__ = name + ".py"
     # Registered before it runs: a dataclass looks its module up in sys.modules.
     _sys.modules[name] = module
-    spec.loader.exec_module(module)
+    exec(compile(source, name + ".py", "exec"), module.__dict__)
     return module
 
 
-globals().update({{k: v for k, v in vars(_load("_reference_{module}")).items() if not k.startswith("__")}})
-globals().update(_load("_mistakes_{module}").MISTAKES[{mistake!r}])
+globals().update({{k: v for k, v in vars(_load("_reference_{module}", {reference!r})).items() if not k.startswith("__")}})
+globals().update(_load("_mistakes_{module}", {mistakes!r}).MISTAKES[{mistake!r}])
 '''
 
 
@@ -58,9 +60,9 @@ def _mistake_folder(k: int, names: dict[str, list[str]], included: list[Exercise
     for spec in included:
         mistakes = names.get(spec.name) or []
         if k < len(mistakes) and spec.mistakes and Path(spec.mistakes).is_file():
-            shutil.copyfile(spec.solution, folder / f"_reference_{spec.module}.py")
-            shutil.copyfile(spec.mistakes, folder / f"_mistakes_{spec.module}.py")
-            (folder / f"{spec.module}.py").write_text(_WRAPPER.format(mistake=mistakes[k], module=spec.module))
+            wrapper = _WRAPPER.format(mistake=mistakes[k], module=spec.module, reference=Path(spec.solution).read_text(),
+                                      mistakes=Path(spec.mistakes).read_text())  # fmt: skip
+            (folder / f"{spec.module}.py").write_text(wrapper)
             chosen[spec.name] = mistakes[k]
     return folder, chosen
 
