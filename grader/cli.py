@@ -105,7 +105,8 @@ def grade_options(f):
         "--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True,
         help="Where tensors live during the checks.",
     )(f)
-    f = click.option("--timeout", type=float, default=None, help="Seconds one call into submitted code may take.")(f)
+    f = click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Seconds one call into submitted code may take.")(f)  # fmt: skip
     return f
 
 

@@ -346,12 +346,13 @@ class UnsupportedDtype(ProtocolError):
 
 @functools.cache
 def computable_dtypes() -> frozenset:
-    """The dtypes a check can compare, promote and test for NaN: what a submission's tensors
-    may be (torch's float8 and wide unsigned types support too few operations)."""
+    """The dtypes a check can compare, order, promote and test for NaN: what a submission's
+    tensors may be (no exercise returns complex numbers, which have no order; torch's float8
+    and wide unsigned types support too few operations)."""
     import torch
 
-    return frozenset((torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64,
-                      torch.complex128, torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64))
+    return frozenset((torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.bool, torch.uint8,
+                      torch.int8, torch.int16, torch.int32, torch.int64))
 
 
 def _available(device: str) -> bool:

@@ -310,3 +310,21 @@ def test_an_empty_class_writes_empty_outputs(tmp_path):
     assert summary["students"] == 0
     with open(tmp_path / "out" / "grades.csv", newline="") as f:
         assert list(csv.reader(f)) == [["student", "softmax", "total", "status", "note"]]
+
+
+def test_an_archive_that_cannot_be_unpacked_says_why_without_the_graders_paths(tmp_path):
+    # A folder entry softmax.py/ then a file softmax.py: extraction fails; the message names
+    # the member, never the slot's scratch folder (it differs between runs, and is ours).
+    from grader.batch.job import JobOptions, grade_job
+
+    archive = tmp_path / "dirfile.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("softmax.py/", "")
+        z.writestr("softmax.py", CORRECT)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    job = {"id": "dirfile", "label": "dirfile.zip", "options": JobOptions(["softmax"]).to_json(),
+           "source": {"kind": "zip", "paths": [str(archive)], "names": ["dirfile.zip"]}}  # fmt: skip
+    result = grade_job(job, None, scratch)
+    assert result["status"] == "error" and "cannot extract softmax.py" in result["error"], result
+    assert str(scratch) not in json.dumps(result) and str(tmp_path) not in result["error"]

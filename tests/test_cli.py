@@ -2,9 +2,10 @@
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
-from conftest import SUBMISSIONS
+from conftest import ROOT, SUBMISSIONS
 from grader.cli import cli
 
 CHECK_KEYS = {"name", "points", "max_points", "status", "message"}
@@ -125,3 +126,11 @@ def test_student_text_that_looks_like_rich_markup_is_printed_as_written(tmp_path
     assert result.exit_code == 1, result.output
     assert "[bold]loud[/bold]" in result.stdout and "[/link]" in result.stdout
     assert "[at softmax.py" in result.stdout  # the location survives too
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_a_call_timeout_that_is_not_positive_is_a_usage_error(value):
+    # Else a correct submission "did not return: the call took longer than 0 s".
+    result = CliRunner().invoke(cli, ["exercise", "softmax", "--timeout", value, "--submission", str(ROOT / "solutions" / "softmax.py")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--timeout" in result.output and "x>0" in result.output

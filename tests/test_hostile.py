@@ -38,6 +38,7 @@ def _messages(result) -> str:
         ("deep_json_reply.py", "nested too deep"),
         # What it raised is shown, as escapes where it could not be shown as it is.
         ("float8_output.py", "returned a tensor of dtype float8_e4m3fn, which the checks cannot compute with"),
+        ("complex_output.py", "returned a tensor of dtype complex64, which the checks cannot compute with"),
         ("escape_class_name.py", "got an object of type E\\x1b]0;PWNED\\x07\\x1b[2J"),
         ("forged_device_reply.py", "could not read (a tensor on device 'bogus', which this machine does not have)"),
         ("unprintable_message.py", "raised Boom\\u202eError: lone \\ud800 surrogate, \\x1b[2J\\x1b[31m escapes, \\x00 NUL"),

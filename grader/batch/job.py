@@ -145,6 +145,13 @@ def grade_options_for(options: JobOptions, reference_cache: Path | None = None, 
     )
 
 
+def _without(scratch: Path, text: str, root: Path | None = None) -> str:
+    """``text`` without the job's scratch paths: no scratch path may reach a result (it would
+    differ between runs of the same submission, and it is the grader's, not the student's)."""
+    root = root or scratch / "submission"
+    return text.replace(str(root) + "/", "").replace(str(scratch) + "/", "").replace(str(scratch), "")
+
+
 def grade_job(job: dict, zygote, scratch: Path, registry=None, reference_cache: Path | None = None,
               prepared=None) -> dict:  # fmt: skip
     """Grade one submission (in a trusted process of its own); never raises.
@@ -168,9 +175,10 @@ def grade_job(job: dict, zygote, scratch: Path, registry=None, reference_cache: 
     try:
         root = materialize(job["source"], scratch / "submission")
     except UnpackError as exc:
-        return error_result(job, str(exc), seconds=time.monotonic() - start)
+        return error_result(job, _without(scratch, str(exc)), seconds=time.monotonic() - start)
     except OSError as exc:
-        return error_result(job, f"cannot read the submission: {exc.strerror or exc}", seconds=time.monotonic() - start)
+        return error_result(job, _without(scratch, f"cannot read the submission: {exc.strerror or exc}"),
+                            seconds=time.monotonic() - start)  # fmt: skip
     support = with_requirements(specs, registry)
     submission = resolve(root, specs, support, label, single_file=job["source"].get("kind") == "file")
     grade_options = grade_options_for(options, reference_cache, prepared)
@@ -178,7 +186,6 @@ def grade_job(job: dict, zygote, scratch: Path, registry=None, reference_cache: 
     results = grade(specs, submission, grade_options, zygote=zygote, support=support)
     done = time.monotonic()
     docs = [r.to_json() for r in results]
-    # No scratch path may reach a result: it would differ between runs of the same submission.
-    text = json.dumps(docs).replace(str(root) + "/", "").replace(str(scratch), "")
+    text = _without(scratch, json.dumps(docs), root)
     timing = {"total": round(done - start, 4), "grade": round(done - graded, 4)}
     return _result(job, GRADED, json.loads(text), timing)
