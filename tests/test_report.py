@@ -307,3 +307,13 @@ def test_every_check_file_that_names_a_known_mistake_also_records_it():
             text = Path(path).read_text(encoding="utf-8")
             if "known mistake: {" in text:
                 assert text.count("known mistake: {") <= text.count("mistake="), path
+
+
+def test_a_table_cut_at_its_top_rows_says_how_many_it_leaves_out(softmax_spec):
+    from grader.batch.report import TOP
+
+    checks = [_check(f"test_{i:02d}", NOT_IMPLEMENTED) for i in range(TOP + 3)] + [_check("test_values", WRONG)]
+    html = render(_class(softmax_spec, [_line("a", checks)]))
+    assert len(_failing(html)["Did not run (not implemented, raised, timed out)"]) == TOP
+    assert "… and 3 more checks, each with fewer students." in html
+    assert "more checks" not in render(_class(softmax_spec, [_line("a", checks[:TOP] + checks[-1:])]))

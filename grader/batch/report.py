@@ -259,6 +259,12 @@ def _top(counts: Counter) -> list[tuple[tuple[str, str], int]]:
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
 
 
+def _more(counts: Counter, what: str = "checks") -> str:
+    """The line under a table cut at TOP rows, saying how many it leaves out (as HTML)."""
+    left = len(counts) - TOP
+    return f'<p class="none">… and {left} more {what}, each with fewer students.</p>' if left > 0 else ""
+
+
 def _failing_checks(f: _Failures) -> str:
     total = {kind: sum(f.students[kind].values()) for kind in (RAN_WRONG, DID_NOT_RUN, OTHER)}
     if not any(total.values()):
@@ -276,7 +282,7 @@ def _failing_checks(f: _Failures) -> str:
     for key, count in _top(f.students[RAN_WRONG]):
         rows.append([escape(key[0]), _check_name(key[1], key in f.hidden), str(count), f.share(count), f.common(RAN_WRONG, key)])
     body = _table(header + ["most common message"], rows, {2, 3}) if rows else '<p class="none">No check gave wrong values.</p>'
-    parts.append(f"<h3>Ran but gave wrong values</h3>{body}")
+    parts.append(f"<h3>Ran but gave wrong values</h3>{body}{_more(f.students[RAN_WRONG])}")
 
     for kind, heading, empty in ((DID_NOT_RUN, "Did not run (not implemented, raised, timed out)", "Every failed check ran."),
                                  (OTHER, "Failed for another reason", "")):  # fmt: skip
@@ -284,7 +290,8 @@ def _failing_checks(f: _Failures) -> str:
                  _why(f.outcomes[(kind, key)]), f.common(kind, key)]
                 for key, count in _top(f.students[kind])]  # fmt: skip
         if rows:
-            parts.append(f"<h3>{heading}</h3>{_table(header + ['why', 'most common message'], rows, {2, 3})}")
+            table = _table(header + ['why', 'most common message'], rows, {2, 3})
+            parts.append(f"<h3>{heading}</h3>{table}{_more(f.students[kind])}")
         elif empty:
             parts.append(f'<h3>{heading}</h3><p class="none">{empty}</p>')
     return f'<section id="failing-checks"><h2>Checks most students fail</h2>{"".join(parts)}</section>'
@@ -299,7 +306,7 @@ def _why(outcomes: Counter) -> str:
 def _known_mistakes(f: _Failures) -> str:
     rows = [[escape(name), escape(m), str(c), f.share(c)] for (name, m), c in _top(f.mistakes)]
     body = _table(["exercise", "known mistake", "students", "share"], rows, {2, 3}) if rows else '<p class="none">No known mistake was matched.</p>'
-    return f'<section id="known-mistakes"><h2>Known mistakes most often matched</h2>{body}</section>'
+    return f'<section id="known-mistakes"><h2>Known mistakes most often matched</h2>{body}{_more(f.mistakes, "mistakes")}</section>'
 
 
 def _errors(results: ClassResults) -> str:
