@@ -143,6 +143,14 @@ def _add(sub: Submission, module: str, path: Path, root: Path | None = None) -> 
     sub.files[module] = copy
 
 
+def _open_in(folder_fd: int, name: str, flags: int) -> int:
+    """Open ``name`` in the folder ``folder_fd``, then close that folder: one step down. When
+    the open fails, the folder stays open (its caller closes it)."""
+    inner = os.open(name, flags, dir_fd=folder_fd)
+    os.close(folder_fd)
+    return inner
+
+
 class _Refused(Exception):
     """Why a submitted file is not read (said after its name)."""
 
@@ -153,16 +161,15 @@ def _read_no_links(path: Path, root: Path | None) -> bytes:
     base = root if root is not None else path.parent
     parts = path.relative_to(base).parts
     flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    fd = None
     try:
         fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
         for part in parts[:-1]:
-            inner = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
-            os.close(fd)
-            fd = inner
-        inner = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=fd)  # a FIFO must not block us
-        os.close(fd)
-        fd = inner
+            fd = _open_in(fd, part, flags | os.O_DIRECTORY)
+        fd = _open_in(fd, parts[-1], flags | os.O_NONBLOCK)  # a FIFO must not block us
     except OSError as exc:
+        if fd is not None:
+            os.close(fd)
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
             raise _Refused("is a symbolic link (or inside one): submit the file itself") from None
         raise _Refused(f"cannot be read: {exc.strerror or exc}") from None
