@@ -341,7 +341,33 @@ def _failure_for(excinfo: pytest.ExceptionInfo) -> Failure:
         return Failure("error", _trim(f"the grader itself failed (reference raised): {exc}"), GRADER_ERROR)
     if isinstance(exc, RemoteError):
         return Failure("error", _trim(f"the grader itself failed: {exc}"), GRADER_ERROR)
+    if isinstance(exc, CHECK_CANNOT_USE) and _raised_in_check_code(excinfo):
+        # A check (or torch, called by it) that could not work with a value the submission
+        # returned (None for a model, a bool tensor where numbers go): the submission's
+        # failure, not a grader error retried on every --resume. The reference path never
+        # gets here: grade check-solutions would fail.
+        return Failure("failed", _trim(f"the check could not use what your code returned ({type(exc).__name__}: {exc}): "
+                                       "look at what it returns there (the type, shape and dtype the handout asks for)"),
+                       RAISED)  # fmt: skip
     return Failure("error", _trim(f"the grader itself failed: {type(exc).__name__}: {exc}"), GRADER_ERROR)
+
+
+# What a check meets when a submission's value is not what the handout asks for. (NameError,
+# ImportError and the like stay grader errors: they are bugs in a check, whatever it was given.)
+CHECK_CANNOT_USE = (TypeError, AttributeError, IndexError, ValueError, KeyError, RuntimeError, ZeroDivisionError,
+                    OverflowError)
+_GRADER_DIR = os.path.dirname(os.path.abspath(__file__))
+_COMPARE = os.path.join(_GRADER_DIR, "compare.py")
+
+
+def _raised_in_check_code(excinfo: pytest.ExceptionInfo) -> bool:
+    """Whether the innermost frame is a check's (a check file, the comparison helpers, or a
+    library it called), not the grader's own machinery (workers, wire, runner)."""
+    entries = getattr(excinfo, "traceback", None)
+    if not entries:
+        return False
+    innermost = os.path.abspath(str(entries[-1].path))
+    return innermost == _COMPARE or not innermost.startswith(_GRADER_DIR + os.sep)
 
 
 def _student_outcome(exc: StudentError) -> str:

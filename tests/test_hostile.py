@@ -264,3 +264,35 @@ def test_what_is_graded_is_a_private_copy_read_once(tmp_path):
     assert result.score == result.max_score, [c.to_json() for c in result.checks if not c.points]
     assert linked.stat().st_mode & 0o777 == 0o600
     assert not any(p.exists() for p in submission.scratch), "the private copies outlived the run"
+
+
+ODD_RETURNS = {
+    # exercise: (what is appended to the reference, a message the student gets)
+    "attention": ("_forward = MultiHeadAttention.forward\n"
+                  "MultiHeadAttention.forward = lambda self, x, mask=None: _forward(self, x, mask).sum()\n", None),
+    "decoder_block": ("_forward = DecoderBlock.forward\n"
+                      "DecoderBlock.forward = lambda self, x: _forward(self, x) > 0\n", None),
+    "ner_head": ("_forward = TokenClassificationHead.forward\n"
+                 "TokenClassificationHead.forward = lambda self, h: _forward(self, h).double() if self.training "
+                 "else _forward(self, h)\n", None),
+    "gpt2_loading": ("def load_gpt2(checkpoint_dir):\n    model = gpt_from_hf(*read_hf_checkpoint(checkpoint_dir))\n",
+                     "load_gpt2 should return the loaded GPT model, got None (a missing return statement?)"),
+}
+
+
+@pytest.mark.parametrize("exercise", sorted(ODD_RETURNS))
+def test_a_value_a_check_cannot_use_is_the_submissions_failure_never_the_graders(tmp_path, exercise):
+    # A 0-d output, a bool tensor, another dtype in training mode only, a loader without a
+    # return: the checks' own code (or torch) fails on them. That is the student's failure,
+    # not "the grader itself failed" (which --resume would retry for ever).
+    appended, expected = ODD_RETURNS[exercise]
+    folder = tmp_path / "student"
+    folder.mkdir()
+    for module in ("attention", "decoder_block"):  # what decoder_block and gpt2_loading import
+        (folder / f"{module}.py").write_text((ROOT / "solutions" / f"{module}.py").read_text())
+    (folder / f"{exercise}.py").write_text((ROOT / "solutions" / f"{exercise}.py").read_text() + "\n\n" + appended)
+    result = grade_file(exercise, folder, include_hidden=False)
+    assert not [c.to_json() for c in result.checks if c.status == "error"]
+    assert result.score < result.max_score
+    if expected:
+        assert expected in _messages(result)

@@ -24,7 +24,7 @@ from grader.compare import (
     matching_mistake,
     values_close,
 )
-from grader.remote import KitOutOfDate, StudentError, fetch
+from grader.remote import KitOutOfDate, Remote, StudentError, fetch
 
 PROMPT = "Hello, I am"
 PROMPT_IDS = [15496, 11, 314, 716]  # GPT-2's tokens for PROMPT
@@ -52,7 +52,7 @@ def _on(device: torch.device, model):
 def load(student, folder: Path):
     """``student.load_gpt2(folder)``, with a hint for the errors loaders usually hit."""
     try:
-        return student.load_gpt2(str(folder))
+        model = student.load_gpt2(str(folder))
     except StudentError as exc:
         text = str(exc)
         hint = ""
@@ -72,6 +72,14 @@ def load(student, folder: Path):
         if hint:
             raise CheckFailure(f"load_gpt2 failed with {hint}. The error: {text}") from None
         raise
+    # A model stays in the worker and comes back as a handle; anything else is data.
+    expect(isinstance(model, Remote), f"load_gpt2 should return the loaded GPT model, got {_what(model)} "
+                                      "(a missing return statement?)")
+    return model
+
+
+def _what(value) -> str:
+    return "None" if value is None else f"a {type(value).__name__}"
 
 
 def state_problem(state, ckpt: Checkpoint) -> str | None:
