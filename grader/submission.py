@@ -108,8 +108,8 @@ def candidate_files(root: Path, spec: ExerciseSpec) -> list[Path]:
     return out
 
 
-# A submitted module larger than this is not code a student wrote.
-MAX_FILE_BYTES = 16 * 1024 * 1024
+# A submitted file (.py, .ipynb; in a batch, .zip too) larger than this is not a student's work.
+MAX_FILE_BYTES = 32 * 1024**2
 
 
 def _add(sub: Submission, module: str, path: Path, root: Path | None = None) -> None:

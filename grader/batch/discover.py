@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.safe_text import printable
+from grader.submission import MAX_FILE_BYTES
 
 # Canvas: {sortable name}_{late_}{user id}_{attachment id}_{original file name}; the late
 # mark is also read after the user id ({name}_{user id}_late_{id}_{file}), as some exports put it.
@@ -45,7 +46,7 @@ class Caps:
 
     max_bytes: int = 64 * 1024**2  # all files together (unpacked)
     max_files: int = 2000
-    max_file_bytes: int = 32 * 1024**2  # one .py/.ipynb/.zip
+    max_file_bytes: int = MAX_FILE_BYTES  # one .py/.ipynb/.zip
 
 
 DEFAULT_CAPS = Caps()
