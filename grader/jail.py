@@ -208,8 +208,12 @@ def _visible_paths(policy: JailPolicy) -> list[str]:
     # or a test runner may name it, or its tests/): the solutions, the secret and perhaps
     # RESULTS live there. A virtual environment inside the checkout is still Python's.
     checkout = _checkout()
-    imports = {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}
-    imports |= {t for p in list(imports) for t in _link_targets(p)}
+    # Never a folder anyone may write to (a /tmp on sys.path): any local user could plant
+    # links there, and each link's folder would be shown.
+    imports = {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p) and not _anyone_writes(p)}
+    # Links are followed only in Python's own folders (a student kit's venv links each
+    # package of the course's site-packages), never elsewhere.
+    imports |= {t for p in list(imports) if any(_contains(prefix, p) for prefix in prefixes) for t in _link_targets(p)}
     imports = {
         p for p in imports
         if checkout is None or any(_contains(prefix, p) for prefix in prefixes)
@@ -230,6 +234,13 @@ def _visible_paths(policy: JailPolicy) -> list[str]:
         if not any(_contains(kept, path) for kept in out):
             out.append(path)
     return out
+
+
+def _anyone_writes(folder: str) -> bool:
+    try:
+        return bool(os.stat(folder).st_mode & 0o002)
+    except OSError:
+        return True
 
 
 def _link_targets(folder: str) -> set[str]:

@@ -285,3 +285,40 @@ def test_probe_reports_a_refused_namespace():
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert "unshare" in out.stdout and "Operation not permitted" in out.stdout, out.stdout + out.stderr
+
+
+def test_links_in_a_folder_anyone_writes_to_show_nothing_to_the_jail(tmp_path, monkeypatch):
+    # A slot used to run with /tmp first on sys.path: a link any local user dropped in /tmp
+    # made the jail show the folder it points into (on the machine this was found on, /work:
+    # a whole checkout, solutions included).
+    from grader.jail import JailPolicy, _visible_paths
+
+    secret = tmp_path / "instructor" / "course"
+    secret.mkdir(parents=True)
+    public = tmp_path / "public"  # like /tmp: anyone writes, links from anyone
+    public.mkdir()
+    public.chmod(0o1777)
+    (public / "bait").symlink_to(secret)
+    private = tmp_path / "private"  # an import folder of ours, outside Python's prefixes
+    private.mkdir()
+    (private / "also").symlink_to(secret)
+    monkeypatch.setattr(sys, "path", [str(public), str(private), *sys.path])
+    shown = _visible_paths(JailPolicy())
+    assert not [p for p in shown if p in (str(secret.parent), str(secret)) or p == str(public)], shown
+    assert str(private) in shown  # the folder itself is an import folder; links in it are not followed
+
+
+def test_a_slot_runs_in_a_private_folder_not_in_tmp():
+    from grader.batch.slot import SlotProcess
+
+    class Where(SlotProcess):
+        command = (sys.executable, "-m", "json.tool")  # waits on stdin; we only look at its cwd
+
+    slot = Where()
+    try:
+        cwd = os.readlink(f"/proc/{slot.proc.pid}/cwd")
+        assert cwd != tempfile.gettempdir() and os.path.basename(cwd).startswith("grader-slot-cwd-")
+        assert os.stat(cwd).st_mode & 0o777 == 0o700 and not os.listdir(cwd)
+    finally:
+        slot.kill()
+    assert not os.path.exists(cwd)

@@ -437,13 +437,16 @@ class SlotProcess:
         self.log_path = Path(log_path) if log_path else None
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         env = self.environment()
+        # ``python -m`` puts its working folder first on sys.path: an empty one of ours, never
+        # /tmp, where any local user could plant a grader/ package (or links the jail follows).
+        self._cwd = tempfile.mkdtemp(prefix="grader-slot-cwd-")
         try:
             self.proc = subprocess.Popen(
                 list(self.command),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
-                cwd=tempfile.gettempdir(),
+                cwd=self._cwd,
                 env=env,
             )
         finally:
@@ -578,6 +581,7 @@ class SlotProcess:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.kill()
+        shutil.rmtree(self._cwd, ignore_errors=True)
 
     def kill(self) -> None:
         try:
@@ -585,6 +589,7 @@ class SlotProcess:
             self.proc.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
             pass
+        shutil.rmtree(self._cwd, ignore_errors=True)
 
 
 if __name__ == "__main__":
