@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.safe_text import printable
-
 
 class RemoteError(Exception):
     """Code in a worker raised, or the worker itself failed."""
@@ -35,12 +33,13 @@ class KitOutOfDate(RemoteError):
 
 def error_doc(err: Any) -> dict[str, str]:
     """The error a worker described (type, message, where; ``stub``: the submitted file a
-    NotImplementedError came from) as printable strings. A student's worker may send
-    anything in its place: whatever it sent becomes the message, never a failure here."""
+    NotImplementedError came from) as strings. A student's worker may send anything in its
+    place: whatever it sent becomes the message, never a failure here. (Every check message
+    is made printable where the plugin records it.)"""
     err = err if isinstance(err, dict) else {"message": err}
     # ``library``: a NotImplementedError raised inside a library call, not by a stub.
     defaults = {"type": "Exception", "message": "", "where": "", "stub": "", "library": ""}
-    return {k: printable(err.get(k) if err.get(k) is not None else default) for k, default in defaults.items()}
+    return {k: str(err.get(k) if err.get(k) is not None else default) for k, default in defaults.items()}
 
 
 def is_stub(err: dict[str, str]) -> bool:

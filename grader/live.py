@@ -19,7 +19,6 @@ from pathlib import Path
 
 from grader import wire
 from grader.errors import ReferenceFailure, RemoteError, StudentError, error_doc, format_error, outcome_type
-from grader.safe_text import printable
 from grader.sandbox import kill_worker
 from grader.boundary import WorkerConfig
 
@@ -72,7 +71,7 @@ class WorkerProcess:
         started, _ = self._receive(start_timeout, deadline, "while starting")
         self.isolation_error: str | None = None
         if started.get("started") is not True:
-            self.isolation_error = printable(started.get("isolation_error", "the worker did not start"))
+            self.isolation_error = str(started.get("isolation_error", "the worker did not start"))
             self.hello = ({"ready": False}, b"")
             return
         self.hello = self._receive(start_timeout, deadline, "while loading the module")

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from grader.safe_text import printable
 from grader.spec import Forbidden
 
 MAX_RECORDED = 20  # distinct uses a worker keeps; the first is what a student reads
@@ -342,5 +341,5 @@ def reported_uses(raw: Any) -> list[Use]:
             continue
         name, file, line = item.get("name"), item.get("file"), item.get("line")
         if isinstance(name, str) and isinstance(file, str) and isinstance(line, int) and not isinstance(line, bool):
-            out.append(Use(printable(name[:200]), printable(os.path.basename(file[:200])), line, runtime=True))
+            out.append(Use(name[:200], os.path.basename(file[:200]), line, runtime=True))
     return out

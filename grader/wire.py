@@ -26,8 +26,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from grader.safe_text import printable
-
 MAGIC = b"GRD1"
 HEADER = struct.Struct("!4sII")
 MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -313,8 +311,7 @@ class Decoder:
                 out[key] = self.decode(value)
             return out
         if "__handle__" in tree:
-            # The type name is the worker's to choose, and messages name it.
-            return self._resolve(Handle(str(tree["__handle__"]), printable(tree.get("type", "object"))))
+            return self._resolve(Handle(str(tree["__handle__"]), str(tree.get("type", "object"))))
         return {str(k): self.decode(v) for k, v in tree.items()}
 
     def _tensor(self, tree: dict) -> Any:
