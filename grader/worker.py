@@ -235,9 +235,9 @@ class Worker:
 
         return make
 
-    def decode(self, doc: dict, blob: bytes, key: str) -> Any:
-        decoder = wire.Decoder(blob, lambda h: self.objects[h.id])
-        return decoder.decode(doc.get(key))
+    def decoder(self, blob: bytes) -> wire.Decoder:
+        """One per request: its tensors are read from the blob once, whichever values use them."""
+        return wire.Decoder(blob, lambda h: self.objects[h.id])
 
     def handle(self, doc: dict, blob: bytes) -> Any:
         import torch
@@ -249,8 +249,9 @@ class Worker:
         target = self.resolve(doc.get("target", {}))
         if op == "get":
             return target
-        args = self.decode(doc, blob, "args") or []
-        kwargs = self.decode(doc, blob, "kwargs") or {}
+        decoder = self.decoder(blob)
+        args = decoder.decode(doc.get("args")) or []
+        kwargs = decoder.decode(doc.get("kwargs")) or {}
         if op == "call":
             output = target(*args, **kwargs)
             if doc.get("return_inputs"):
@@ -258,7 +259,7 @@ class Worker:
                 return {"output": output, "args": args, "kwargs": kwargs}
             return output
         if op == "vjp":
-            return self._vjp(target, args, kwargs, self.decode(doc, blob, "grad_output"), doc)
+            return self._vjp(target, args, kwargs, decoder.decode(doc.get("grad_output")), doc)
         raise ValueError(f"unknown op {op!r}")
 
     def _vjp(self, target, args, kwargs, grad_output, doc) -> dict:
