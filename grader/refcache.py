@@ -2,19 +2,24 @@
 
 In a batch every student is graded with the batch's seed, so the checks ask the reference
 the same questions for everyone, in the same order, until a student's answers send a check
-down another path (a failing comparison asking the known mistakes, say). A reference
-worker is deterministic: what it replies depends only on what it was asked before, since
-it started. So a reply is stored under the *chain* of every request key of that reference
-session up to and including its own (grader.remote.Session keys name what was asked, of
-which object in which state, with which tensor bytes, in which check).
+down another path (a failing comparison asking the known mistakes, or stopping the check
+before its later questions). Within a check, a reference worker is deterministic: what it
+replies depends only on what the check asked it before. Across checks nothing carries
+over: each check builds its own objects (check fixtures live for one check), and each
+starts the reference from the same random state (grader.plugin reseeds it). So a reply is
+stored under the *chain* of the request keys of its check up to and including its own
+(grader.remote.Session keys name what was asked, of which object in which state, with
+which tensor bytes, in which check): a student who failed one check is answered from the
+cache again in the next, and the known mistakes' replies of a failing check are computed
+once for every student who fails it the same way.
 
-:class:`CachedReference` answers from the cache as long as each request's chain is stored
-(no reference worker is even started). At the first one that is not, it starts the live
-worker, sends it every request answered from the cache so far, in order, so the worker
-reaches the state those replies came from, and from then on asks it live, storing each
-reply under its chain for the next student whose session goes the same way (students
-with the same mistake do). Calls on objects the reference built (a model loaded, trained)
-are shared like any other: their handles are named after the request that made them.
+:class:`CachedReference` answers from the cache every request whose chain is stored (no
+reference worker is even started while all are). At one that is not, it starts the live
+worker (once), sends it what the cache answered of this check so far, in order, so the
+worker reaches the state those replies came from, and asks it live, storing the reply for
+the next student whose check goes the same way. Calls on objects the reference built (a
+model loaded, trained) are shared like any other: their handles are named after the
+request that made them.
 
 The cache is a folder of files, one per reply, written atomically: a batch slot keeps one
 for its life (and empties it past a size, :func:`prune`) and every per-submission process
@@ -107,40 +112,39 @@ def prune(folder: str | Path, limit: int = CACHE_BYTES) -> bool:
 
 
 class CachedReference:
-    """A reference transport that answers from a :class:`ReplyCache` while this session's
-    requests follow a chain some earlier student's session stored, and live from the first
-    one that does not."""
+    """A reference transport that answers from a :class:`ReplyCache` every request whose
+    chain (within its check) some earlier student's session stored, and live the others."""
 
     keyed = True  # never the live worker's (see __getattr__): replies are stored by key
 
     def __init__(self, live: Transport, cache: ReplyCache):
         self._live, self._cache = live, cache
-        self._chain = ""  # hash of every request key so far: what the worker's state depends on
-        self._unsent: list[tuple[str, dict, bytes]] = []  # answered from the cache, never sent
-        self._live_now = False
+        self._chain = ""  # hash of this check's request keys so far: what the worker's state depends on
+        self._unsent: list[tuple[str, dict, bytes]] = []  # this check's, answered from the cache, not yet sent live
         self.hits = self.misses = 0
+
+    def begin_check(self, scope: str) -> None:
+        """A new check (grader.remote.Session.begin): nothing of the last one matters to its
+        replies, so neither to its chain nor to what the live worker must be told."""
+        self._chain = hashlib.sha256(f"check\0{scope}".encode()).hexdigest()
+        self._unsent = []
 
     def roundtrip(self, key: str, doc: dict, blob: bytes) -> tuple[dict, bytes]:
         self._chain = hashlib.sha256(f"{self._chain}\0{key}".encode()).hexdigest()
-        if not self._live_now:
-            stored = self._cache.get(self._chain)
-            if stored is not None:
-                self.hits += 1
-                self._unsent.append((key, doc, blob))
-                return stored
-            self._go_live()
+        stored = self._cache.get(self._chain)
+        if stored is not None:
+            self.hits += 1
+            self._unsent.append((key, doc, blob))
+            return stored
+        # Bring the live worker to where the check is: ask it, in order, what the cache
+        # answered since it last heard from us (its replies are those again).
+        unsent, self._unsent = self._unsent, []
+        for unsent_key, unsent_doc, unsent_blob in unsent:
+            self._live.roundtrip(unsent_key, unsent_doc, unsent_blob)
         self.misses += 1
         reply, reply_blob = self._live.roundtrip(key, doc, blob)
         self._cache.put(self._chain, reply, reply_blob)
         return reply, reply_blob
-
-    def _go_live(self) -> None:
-        """Bring a live worker to where the cached replies left this session: ask it, in
-        order, everything they answered (its replies are those again)."""
-        self._live_now = True
-        unsent, self._unsent = self._unsent, []
-        for key, doc, blob in unsent:
-            self._live.roundtrip(key, doc, blob)
 
     def mistakes(self) -> list[str]:
         stored = self._cache.get("\0mistakes")

@@ -101,12 +101,18 @@ class Session:
         # were made in; the plugin takes them when the check ends.
         self._forbidden: list[tuple[str, Any]] = []
 
-    def begin(self, scope: str) -> None:
-        """Start a new check: request keys are counted per check, so whatever another
-        check asked (or did not ask) never shifts this one's keys."""
-        if scope != self.scope:
-            self.scope = scope
-            self._seen.clear()
+    def begin(self, scope: str) -> bool:
+        """Start check ``scope``; True if it is new to this session. Request keys are counted
+        per check, so whatever another check asked (or did not ask) never shifts this one's
+        keys; a transport that stores replies by check (grader.refcache) is told too."""
+        if scope == self.scope:
+            return False
+        self.scope = scope
+        self._seen.clear()
+        begin_check = getattr(self.transport, "begin_check", None)
+        if begin_check is not None:
+            begin_check(scope)
+        return True
 
     def _state_of(self, root: str) -> str:
         if root == ROOT_MODULE or root.startswith(MISTAKE_PREFIX):

@@ -109,6 +109,60 @@ def test_a_later_student_with_the_same_turn_shares_it_too(tmp_path):
     assert replies[2][0]["ok"] == "a.0|x.0|y.0"
 
 
+def _checks(cache: ReplyCache, checks: dict[str, list[str]]) -> tuple[dict, _Worker]:
+    """One session of several checks: check name -> its request keys."""
+    worker = _Worker()
+    cached = CachedReference(worker, cache)
+    replies = {}
+    for check, keys in checks.items():
+        cached.begin_check(check)
+        replies[check] = [cached.roundtrip(k, {"op": "call"}, b"") for k in keys]
+    return replies, worker
+
+
+def test_a_check_after_one_that_went_its_own_way_is_answered_from_the_cache(tmp_path):
+    cache = ReplyCache(tmp_path, "ns")
+    correct, _ = _checks(cache, {"c1": ["a.0", "b.0"], "c2": ["c.0", "d.0"]})
+    # This student's c1 stopped after a, and asked the known mistakes (x) instead of b.
+    failing, worker = _checks(cache, {"c1": ["a.0", "x.0"], "c2": ["c.0", "d.0"]})
+    assert worker.asked == ["a.0", "x.0"]
+    assert failing["c2"] == correct["c2"]
+
+
+def test_a_miss_replays_only_what_its_own_check_was_answered(tmp_path):
+    cache = ReplyCache(tmp_path, "ns")
+    _checks(cache, {"c1": ["a.0", "b.0"], "c2": ["c.0"]})
+    _, worker = _checks(cache, {"c1": ["a.0", "b.0"], "c2": ["c.0", "y.0"]})
+    assert worker.asked == ["c.0", "y.0"]
+
+
+def test_the_same_keys_in_another_check_are_another_chain(tmp_path):
+    cache = ReplyCache(tmp_path, "ns")
+    _checks(cache, {"c1": ["a.0"]})
+    _, worker = _checks(cache, {"c2": ["a.0"]})
+    assert worker.asked == ["a.0"]
+
+
+def test_each_check_starts_the_reference_from_its_own_seed(monkeypatch, tmp_path):
+    """What lets replies be shared by check: the first thing a check asks the reference is
+    to reseed it, with the check's seed, whatever ran before."""
+    from conftest import grade_file
+
+    asked: list[tuple[str, dict]] = []
+    begin, roundtrip = CachedReference.begin_check, CachedReference.roundtrip
+    monkeypatch.setattr(CachedReference, "begin_check", lambda self, scope: (asked.append((scope, {})), begin(self, scope))[1])
+    monkeypatch.setattr(CachedReference, "roundtrip",
+                        lambda self, key, doc, blob: (asked.append(("", doc)), roundtrip(self, key, doc, blob))[1])  # fmt: skip
+    result = grade_file("attention", SOLUTIONS / "attention.py", seed=5, reference_cache=str(tmp_path / "replies"))
+    assert result.score == result.max_score
+    starts = [i for i, (scope, _) in enumerate(asked) if scope]
+    assert len(starts) >= 10
+    seeds = {asked[i][0]: asked[i + 1][1] for i in starts}
+    for check, first in seeds.items():
+        assert first.get("op") == "seed", (check, first)
+    assert len({first["seed"] for first in seeds.values()}) == len(seeds), "one seed per check"
+
+
 def test_replies_of_another_reference_are_never_served(tmp_path):
     _session(ReplyCache(tmp_path, "solution v1"), ["k.0"])
     _, worker = _session(ReplyCache(tmp_path, "solution v2"), ["k.0"])
