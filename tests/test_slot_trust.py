@@ -212,3 +212,37 @@ def test_resume_regrades_every_failure_of_the_graders():
     errored = [dict(checks[0], status="error", points=0)]
     assert not reusable(dict(line, exercises=[{"exercise": "softmax", "checks": errored}]), "d", "f")
     assert not reusable(dict(line, exercises="garbled"), "d", "f")
+
+
+# --------------------------------------------------------------------------- shared replies
+
+
+class RecordingPool(LocalPool):
+    """Fake slots that note where they were told to share reference replies."""
+
+    def _start_slot(self, index: int) -> SlotProcess:
+        note = "import json, os, sys; open(os.path.join(os.environ['FAKE_SLOT_DIR'], f'argv-{os.getpid()}'), 'w').write(json.dumps(sys.argv))\n"
+        slot = type("ArgvSlot", (FakeSlot,), {"command": (sys.executable, "-c", note + FAKE_SLOT)})
+        return slot(self.log_dir / f"slot-{index}.log", self.reference_cache)
+
+
+def test_the_slots_of_a_pool_share_one_reply_folder_which_goes_with_the_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_SLOT_DIR", str(tmp_path))
+    pool = RecordingPool(2, tmp_path / "logs")
+    seen: list[bool] = []
+    modes: list[int] = []
+
+    def on_result(result):
+        seen.append(pool.reference_cache.is_dir())
+        modes.append(pool.reference_cache.stat().st_mode & 0o777)
+
+    pool.run([_job("ok-a"), _job("ok-b"), _job("ok-c")], on_result)
+    argvs = [json.loads(p.read_text()) for p in tmp_path.glob("argv-*")]
+    assert len(argvs) == 2
+    folders = {tuple(a[1:]) for a in argvs}
+    assert len(folders) == 1, folders
+    (flag, folder), = folders
+    assert flag == "--reference-cache"
+    assert seen == [True, True, True]  # there while the slots graded
+    assert set(modes) == {0o700}  # and no one else's to read or plant replies in
+    assert not Path(folder).exists()  # and gone with the run

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import os
 import selectors
+import shutil
+import tempfile
 import time
 from collections import deque
 from pathlib import Path
@@ -61,16 +63,25 @@ class LocalPool:
         self.log_dir = Path(log_dir)
         self.slots: list[SlotProcess] = []
         self.start_failures = 0  # slots that died before saying "ready", in a row
+        # Reference replies shared by every slot of a run (grader.refcache): a reply one
+        # slot computed for its first students, the others never compute again.
+        self.reference_cache: Path | None = None
 
     def _start_slot(self, index: int) -> SlotProcess:
-        return SlotProcess(self.log_dir / f"slot-{index}.log")
+        return SlotProcess(self.log_dir / f"slot-{index}.log", self.reference_cache)
 
     def run(self, jobs: list[dict], on_result: Callable[[dict], None]) -> None:
         """Grade every job; call ``on_result`` (in this thread) as each one finishes."""
         if not jobs:
             return
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        _Run(self, deque(jobs), on_result).loop()
+        # Private to this user (mkdtemp): no submission's worker is shown it (grader.jail).
+        self.reference_cache = Path(tempfile.mkdtemp(prefix="grader-replies-"))
+        try:
+            _Run(self, deque(jobs), on_result).loop()
+        finally:
+            shutil.rmtree(self.reference_cache, ignore_errors=True)
+            self.reference_cache = None
 
     def _check_start(self, slot: SlotProcess, died: SlotDied, count: int) -> None:
         """Slots that cannot even start mean a broken install, not a bad submission: stop."""

@@ -52,18 +52,21 @@ GRACE = 60.0
 
 
 class Slot:
-    def __init__(self, fork_zygote: bool = False) -> None:
+    def __init__(self, fork_zygote: bool = False, reference_cache: Path | None = None) -> None:
         """``fork_zygote``: fork the zygote from this process once torch is imported (one
         torch import per slot, not two); only where our environment is already the workers'
         (the slot process SlotProcess starts). Otherwise the zygote imports torch in a fresh
-        interpreter while we import ours."""
+        interpreter while we import ours.
+
+        ``reference_cache``: a folder of reference replies shared with other slots (the
+        local pool's, one per batch); by default one of our own."""
         self._start_zygote(fork_zygote)
         self._warm()
         self.zygote.wait_ready()
         self.scratch = Path(tempfile.mkdtemp(prefix="grader-slot-"))
         # Reference replies shared by this slot's jobs (grader.refcache); jobs of another
         # seed or other checks never meet a reply of these: their keys differ.
-        self.reference_cache = self.scratch / "reference-replies"
+        self.reference_cache = reference_cache or self.scratch / "reference-replies"
         self.fingerprints: dict[str, str] = {}
         self._pending: tuple[int, Path] | None = None
         self._graded = 0  # submissions so far (the reply cache's size is checked every few)
@@ -377,7 +380,8 @@ def main() -> None:
     # Our messages go to a private copy of stdout; anything else printed goes to stderr.
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
-    slot = Slot(fork_zygote=True)  # SlotProcess gave us the workers' environment
+    cache = Path(sys.argv[2]) if sys.argv[1:2] == ["--reference-cache"] else None
+    slot = Slot(fork_zygote=True, reference_cache=cache)  # SlotProcess gave us the workers' environment
     channel.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     for line in sys.stdin:
         if not line.strip():
@@ -433,7 +437,9 @@ class SlotProcess:
 
     command = (sys.executable, "-m", "grader.batch.slot")  # tests start a fake slot instead
 
-    def __init__(self, log_path: Path | str | None = None):
+    def __init__(self, log_path: Path | str | None = None, reference_cache: Path | str | None = None):
+        """``reference_cache``: a folder the slot shares reference replies in (grader.refcache)
+        with the other slots of its pool; None: the slot keeps its own."""
         self.log_path = Path(log_path) if log_path else None
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         env = self.environment()
@@ -442,7 +448,7 @@ class SlotProcess:
         self._cwd = tempfile.mkdtemp(prefix="grader-slot-cwd-")
         try:
             self.proc = subprocess.Popen(
-                list(self.command),
+                [*self.command, *(["--reference-cache", str(reference_cache)] if reference_cache else [])],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
