@@ -29,6 +29,11 @@ from grader.boundary import WorkerConfig
 # (under 1 MiB); 256 MiB leaves room for any honest answer while a batch of slots stays
 # far from the machine's memory.
 STUDENT_REPLY_BYTES = 256 * 1024 * 1024
+# The JSON a student's worker may send in one reply. Data crosses in the blob; the JSON
+# holds its structure: the course's largest honest reply has 24 kB of it and 43 objects and
+# lists. Parsing costs far more than the bytes (64 MiB of "{}" take 3 GB and 45 s), and no
+# call deadline covers it: these keep any reply's parse to a fraction of a second.
+STUDENT_JSON = wire.JsonLimits(max_bytes=1024 * 1024, max_containers=20_000)
 
 
 def reply_cap(settings: dict[str, str] | None = None) -> int:
@@ -63,6 +68,7 @@ class WorkerProcess:
         self.config = config
         self.zygote = zygote
         self.max_reply_bytes = max_reply_bytes
+        self.json_limits = STUDENT_JSON if config.role == "student" else None
         self.sock, self.pid = zygote.spawn(config.to_json())
         self.dead = False
         deadline = time.monotonic() + max(start_timeout, 0.0)
@@ -82,7 +88,7 @@ class WorkerProcess:
         ``limit`` is the time the exchange was given, for the message.
         """
         try:
-            return wire.recv_frame(self.sock, self.max_reply_bytes, deadline)
+            return wire.recv_frame(self.sock, self.max_reply_bytes, deadline, self.json_limits)
         except (wire.FrameTimeout, socket.timeout):
             self.kill()
             raise _Timeout(limit) from None
@@ -95,9 +101,17 @@ class WorkerProcess:
             status = self.exit_status()
             self.kill()
             raise _Died(status, during) from None
+        except wire.JsonTooLarge as exc:
+            self.kill()
+            raise _JsonTooLarge(exc.what, exc.limit) from None
         except wire.ProtocolError as exc:
             self.kill()
             raise _Garbled(str(exc)) from None
+        except BaseException:
+            # Whatever else went wrong reading it, no worker outlives the exchange: one that
+            # was never handed back (its hello failed here) would run on unwatched.
+            self.kill()
+            raise
 
     def request(self, doc: dict, blob: bytes, timeout: float) -> tuple[dict, bytes]:
         """Send a request and return the reply, all of it within ``timeout`` seconds."""
@@ -157,10 +171,15 @@ class _Garbled(Exception):
     pass
 
 
+class _JsonTooLarge(_Garbled):
+    def __init__(self, what: str, limit: str):
+        super().__init__(f"a reply with {what} of JSON, over the limit of {limit}")
+        self.what, self.limit = what, limit
+
+
 class _TooLarge(Exception):
     def __init__(self, size: int, limit: int):
         self.size, self.limit = size, limit
-
 
 
 @dataclass
@@ -276,6 +295,10 @@ class LiveTransport:
             if tail:
                 text += f"; last output: {tail[-200:]!r}"
             raise self._error(text, "WorkerDied") from None
+        except _JsonTooLarge as j:
+            raise self._error(f"{self.subject} sent a reply with {j.what} of JSON, over the limit of {j.limit} "
+                              "(Python lists or dicts of values where a tensor belongs?); the grader did not read it "
+                              "and stopped the worker", "ReplyTooLarge") from None  # fmt: skip
         except _Garbled as g:
             raise self._error(f"{self.subject} wrote garbage into the grader's channel ({g}); the worker was stopped", "ProtocolError") from None
         except _TooLarge as t:

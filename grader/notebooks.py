@@ -145,9 +145,14 @@ def notebook_to_source(path: Path, exercise: str | None = None) -> str:
 
     Raises :class:`NotebookError` (one line, naming the file) for anything unusable.
     """
+    from grader.submission import MAX_SOURCE_BYTES, too_much_code
+
     path = Path(path)
     nb = read_notebook(path)
     code = [(i, c) for i, c in enumerate(nb.cells, start=1) if c.cell_type == "code"]
+    size = sum(len(c.source) for _, c in code)  # every cell is parsed below, graded or not
+    if size > MAX_SOURCE_BYTES:
+        raise NotebookError(f"{path}: its code cells have {too_much_code(size)}")
     tagged = [(i, c) for i, c in code if _role(c) == SUBMISSION]
     if exercise is not None:
         names = {c.metadata[METADATA_KEY]["exercise"] for _, c in tagged}

@@ -280,7 +280,8 @@ def vjp(fn: Remote, *args, grad_output, output_index: int | None = None, **kwarg
     if output_index is not None:
         extra["output_index"] = output_index
     result = fn._session.request("vjp", fn._root, fn._path, args, kwargs, **extra)
-    return VJP(result["output"], list(result["input_grads"]), dict(result["param_grads"]))
+    output, input_grads, param_grads = _fields(fn, result, ("output", object), ("input_grads", list), ("param_grads", dict))
+    return VJP(output, input_grads, param_grads)
 
 
 @dataclass
@@ -295,7 +296,22 @@ class CallWithInputs:
 def call_with_inputs(fn: Remote, *args, **kwargs) -> CallWithInputs:
     """Call ``fn`` and also get back its arguments, to see whether it modified them."""
     result = fn._session.request("call", fn._root, fn._path, args, kwargs, return_inputs=True)
-    return CallWithInputs(result["output"], list(result["args"]), dict(result["kwargs"]))
+    output, call_args, call_kwargs = _fields(fn, result, ("output", object), ("args", list), ("kwargs", dict))
+    return CallWithInputs(output, call_args, call_kwargs)
+
+
+def _fields(fn: Remote, reply: Any, *fields: tuple[str, type]) -> list[Any]:
+    """The named fields of a reply our worker builds as a dict. A submission can rewrite its
+    own worker's replies: one of another shape is its failure, never the grader's."""
+    if isinstance(reply, dict) and all(isinstance(reply.get(name), kind) for name, kind in fields if kind is not object):
+        if all(name in reply for name, _ in fields):
+            return [reply[name] for name, _ in fields]
+    session = fn._session
+    what = ".".join(fn._path) or "it"
+    error = f"{session.subject} sent a reply to {what} that the grader could not read (not the worker's own)"
+    if session.transport.role != "student":
+        raise ReferenceFailure(error, "ProtocolError")
+    raise StudentError(error, "ProtocolError")
 
 
 class LazyMistakes(Mapping):

@@ -110,6 +110,11 @@ def candidate_files(root: Path, spec: ExerciseSpec) -> list[Path]:
 
 # A submitted file (.py, .ipynb; in a batch, .zip too) larger than this is not a student's work.
 MAX_FILE_BYTES = 32 * 1024**2
+# The most code one submitted module may hold (a .py, or a notebook's code cells): a
+# student's is a few kB. The trusted side parses it (the handout's rules, a notebook's
+# cells), which costs hundreds of bytes of memory and microseconds per byte: 4 MiB of
+# "a=1" lines took 35 s and 2.6 GB.
+MAX_SOURCE_BYTES = 256 * 1024
 
 
 def _add(sub: Submission, module: str, path: Path, root: Path | None = None) -> None:
@@ -124,6 +129,9 @@ def _add(sub: Submission, module: str, path: Path, root: Path | None = None) -> 
         data = _read_no_links(path, root)
     except _Refused as exc:
         sub.problems[module] = f"{path.name} {exc}"
+        return
+    if path.suffix == ".py" and len(data) > MAX_SOURCE_BYTES:
+        sub.problems[module] = f"{path.name} has {too_much_code(len(data))}"
         return
     scratch = _scratch()
     copy = scratch / path.name
@@ -141,6 +149,12 @@ def _add(sub: Submission, module: str, path: Path, root: Path | None = None) -> 
         os.chmod(copy, 0o644)
     sub.scratch.append(scratch)
     sub.files[module] = copy
+
+
+def too_much_code(size: int) -> str:
+    """Why a module of ``size`` bytes (or characters) of code is not graded ("X has ...")."""
+    return (f"{size / 1024:,.0f} kB of code, more than the {MAX_SOURCE_BYTES // 1024} kB a submitted module may "
+            "hold (generated or pasted data? load it from a file instead)")
 
 
 def _open_in(folder_fd: int, name: str, flags: int) -> int:

@@ -126,15 +126,34 @@ def _recv_exact(sock: socket.socket, n: int, deadline: float | None = None) -> b
     return buf
 
 
+@dataclass(frozen=True)
+class JsonLimits:
+    """How much JSON a frame of an untrusted peer may hold: its bytes (checked against the
+    header, before anything is read) and its objects and lists (counted before parsing):
+    parsing costs far more memory and time than the bytes, and no call deadline covers it."""
+
+    max_bytes: int
+    max_containers: int
+
+
+class JsonTooLarge(ProtocolError):
+    """A frame's JSON past its JsonLimits; nothing of it was parsed."""
+
+    def __init__(self, what: str, limit: str):
+        super().__init__(f"a reply with {what} of JSON, over the limit of {limit}")
+        self.what, self.limit = what, limit
+
+
 def recv_frame(
-    sock: socket.socket, max_bytes: int = MAX_FRAME_BYTES, deadline: float | None = None
+    sock: socket.socket, max_bytes: int = MAX_FRAME_BYTES, deadline: float | None = None,
+    json_limits: JsonLimits | None = None,
 ) -> tuple[dict, bytes]:
     """Read one frame; raise ProtocolError on anything malformed.
 
     ``max_bytes`` caps the JSON and blob together and is checked against the header
     before any buffer for them exists (FrameTooLarge). ``deadline`` (a time.monotonic()
     value) bounds the whole read, header to last byte (FrameTimeout); None waits as the
-    socket's own timeout says.
+    socket's own timeout says. ``json_limits``: a peer's JSON past them is JsonTooLarge.
     """
     header = bytes(_recv_exact(sock, HEADER.size, deadline))
     magic, json_len, blob_len = HEADER.unpack(header)
@@ -145,12 +164,23 @@ def recv_frame(
         raise ProtocolError(f"a frame header announcing {json_len:,} bytes of JSON, past the protocol's limit")
     if blob_len > MAX_BLOB_BYTES or json_len + blob_len > max_bytes:
         raise FrameTooLarge(json_len + blob_len, min(max_bytes, MAX_FRAME_BYTES))
+    if json_limits is not None and json_len > json_limits.max_bytes:
+        raise JsonTooLarge(f"{json_len:,} bytes", f"{json_limits.max_bytes:,} bytes")
+    text = _recv_exact(sock, json_len, deadline)
+    if json_limits is not None:
+        # Every object and list opens with one of these (a brace inside a string counts
+        # too, which only errs on the strict side).
+        containers = text.count(b"{") + text.count(b"[")
+        if containers > json_limits.max_containers:
+            raise JsonTooLarge(f"{containers:,} objects and lists", f"{json_limits.max_containers:,}")
     try:
-        doc = json.loads(_recv_exact(sock, json_len, deadline))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json.loads(text)
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError; an int past Python's digit limit
         raise ProtocolError(f"frame is not JSON: {exc}") from None
     except RecursionError:
         raise ProtocolError("frame is JSON nested too deep") from None
+    except MemoryError:
+        raise ProtocolError("frame is JSON too large to parse") from None
     if not isinstance(doc, dict):
         raise ProtocolError("frame is not a JSON object")
     # safetensors reads only bytes: the one copy of the blob is made once it is all here.
@@ -265,10 +295,16 @@ def _is_numpy_scalar(value: Any) -> bool:
 class Decoder:
     """Rebuilds a value from (JSON tree, blob). Tensors come out as plain torch.Tensor."""
 
-    def __init__(self, blob: bytes, resolve_handle: Callable[[Handle], Any], dtypes: frozenset | None = None):
+    def __init__(self, blob: bytes, resolve_handle: Callable[[Handle], Any], dtypes: frozenset | None = None,
+                 layouts: bool = False):  # fmt: skip
         """``dtypes``: the tensor dtypes accepted (None: any); a reply of a student's worker
-        is held to those the checks can compute with (UnsupportedDtype otherwise)."""
+        is held to those the checks can compute with (UnsupportedDtype otherwise).
+
+        ``layouts``: rebuild KeepLayout views. Only a worker reading the grader's requests
+        does: a view may show its storage many times over (a stride of 0), so a reply that
+        asked for one could make the grader hold any number of elements for a few bytes."""
         self._dtypes = dtypes
+        self._layouts = layouts
         self._tensors: dict[str, Any] = {}
         if blob:
             from safetensors.torch import load
@@ -322,6 +358,8 @@ class Decoder:
         if self._dtypes is not None and tensor.dtype not in self._dtypes:
             raise UnsupportedDtype(tensor.dtype)
         if "layout" in tree:
+            if not self._layouts:
+                raise ProtocolError("a tensor with a layout, which only the grader's requests carry")
             tensor = _strided(tensor, tree["layout"])
         device = tree.get("device", "cpu")
         if device != "cpu":

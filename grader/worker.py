@@ -237,7 +237,7 @@ class Worker:
 
     def decoder(self, blob: bytes) -> wire.Decoder:
         """One per request: its tensors are read from the blob once, whichever values use them."""
-        return wire.Decoder(blob, lambda h: self.objects[h.id])
+        return wire.Decoder(blob, lambda h: self.objects[h.id], layouts=True)
 
     def handle(self, doc: dict, blob: bytes) -> Any:
         import torch

@@ -136,6 +136,14 @@ def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
                 else:
                     reply = {"running": pid in children}
                 control.send(json.dumps(reply).encode())
+            elif request["op"] == "end_all":
+                # A batch slot's submission is over: none of its workers outlives it, even one
+                # the grader's side lost hold of, to take CPU or memory from the next student.
+                from grader.sandbox import kill_worker
+
+                for pid in children:
+                    kill_worker(pid)
+                control.send(json.dumps({"ended": len(children)}).encode())
             elif request["op"] == "import":
                 # Modules some exercise's workers import at run time (ExerciseSpec.worker_imports).
                 failed = _import_modules([str(name) for name in request["modules"]])
@@ -393,6 +401,10 @@ class Zygote:
             return
         self._ask({"op": "import", "modules": list(missing)}, timeout=120.0)
         self.preload += missing
+
+    def end_all(self) -> int:
+        """Kill every worker this zygote forked that is still running; how many there were."""
+        return int(self._ask({"op": "end_all"}).get("ended", 0))
 
     def status(self, pid: int) -> ExitStatus:
         reply = self._ask({"op": "status", "pid": pid})

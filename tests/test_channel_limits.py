@@ -268,3 +268,58 @@ def test_only_the_worker_itself_can_say_the_jail_was_refused(monkeypatch, tmp_pa
         assert "the grader could not isolate your softmax.py: the kernel said no" in str(caught.value)
     finally:
         zygote.close()
+
+
+def _hello(hello: bytes):
+    """A worker whose hello is ``hello`` (written by the submission at import, say)."""
+
+    def worker(sock: socket.socket, stop: threading.Event) -> None:
+        sock.sendall(_frame({"started": True}) + hello)
+        stop.wait(30)
+
+    return worker
+
+
+def test_a_hello_the_grader_cannot_parse_fails_the_student_and_its_worker_is_killed(request):
+    # Python refuses to read an int of more than 4,300 digits (ValueError, not JSONDecodeError):
+    # the worker was never handed back, so nothing would ever have killed it.
+    hello = b'{"ready": true, "x": ' + b"1" * 5000 + b"}"
+    zygote, transport = _transport(_hello(wire.HEADER.pack(wire.MAGIC, len(hello), 0) + hello))
+    request.addfinalizer(zygote.close)
+    with pytest.raises(StudentError, match="corrupted the grader's channel while being imported"):
+        transport.roundtrip("k", {"op": "call"}, b"")
+    assert zygote.procs[0].wait(timeout=5) == -9
+
+
+def test_a_frame_whose_json_python_cannot_hold_is_a_protocol_error(pair):
+    a, b, _ = pair
+    body = b'{"x": ' + b"9" * 5000 + b"}"
+    a.sendall(wire.HEADER.pack(wire.MAGIC, len(body), 0) + body)
+    with pytest.raises(wire.ProtocolError):
+        wire.recv_frame(b, deadline=time.monotonic() + 1.0)
+
+
+@pytest.mark.parametrize(
+    "reply, what",
+    [
+        # Parsing and decoding cost far more than the bytes (64 MiB of these: 3 GB, 45 s).
+        (_frame({"ok": [{}] * 30_000}), "30,002 objects and lists of JSON, over the limit of 20,000"),
+        (_frame({"ok": "x" * (2 << 20)}), "bytes of JSON, over the limit of 1,048,576 bytes"),
+    ],
+)
+def test_a_student_reply_with_more_json_than_any_answer_is_refused_unparsed(request, reply, what):
+    zygote, transport = _transport(_hello_then(reply))
+    request.addfinalizer(zygote.close)
+    with pytest.raises(StudentError) as failed:
+        transport.roundtrip("k", {"op": "call"}, b"")
+    assert what in str(failed.value) and "where a tensor belongs" in str(failed.value)
+    assert failed.value.type_name == "ReplyTooLarge"
+    assert zygote.procs[0].wait(timeout=5) == -9
+
+
+def test_the_student_json_limits_hold_every_honest_reply():
+    # The course's largest honest reply (gpt2_loading's state_dict, ner_head's token lists)
+    # had 24 kB of JSON and 43 objects and lists.
+    from grader.live import STUDENT_JSON
+
+    assert STUDENT_JSON.max_bytes >= 40 * 24_000 and STUDENT_JSON.max_containers >= 400 * 43

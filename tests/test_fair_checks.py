@@ -116,9 +116,23 @@ def test_keep_layout_crosses_the_wire_with_its_strides():
     x = torch.arange(24.0).view(6, 4).t()[1:, ::2]
     enc = wire.Encoder()
     tree = enc.encode([wire.KeepLayout(x), x])
-    got, plain = wire.Decoder(enc.blob(), lambda h: None).decode(tree)
+    got, plain = wire.Decoder(enc.blob(), lambda h: None, layouts=True).decode(tree)
     assert torch.equal(got, x) and got.stride() == x.stride() and not got.is_contiguous()
     assert torch.equal(plain, x) and plain.is_contiguous()
+
+
+def test_a_reply_never_carries_a_layout():
+    """A view with a stride of 0 shows one element as any number: a reply (what a worker
+    sends back, a submission's included) holding one would make the grader hold them all."""
+    import torch
+
+    from grader import wire
+
+    enc = wire.Encoder()
+    tree = enc.encode(wire.KeepLayout(torch.zeros(1).expand(2**31)))
+    assert tree["layout"]["stride"] == [0]
+    with pytest.raises(wire.ProtocolError, match="layout"):
+        wire.Decoder(enc.blob(), lambda h: None).decode(tree)
 
 
 def test_a_layout_past_its_storage_is_a_protocol_error():
@@ -130,7 +144,7 @@ def test_a_layout_past_its_storage_is_a_protocol_error():
     tree = enc.encode(wire.KeepLayout(torch.zeros(4, 3).t()))
     tree["layout"]["stride"] = [1, 100]
     with pytest.raises(wire.ProtocolError):
-        wire.Decoder(enc.blob(), lambda h: None).decode(tree)
+        wire.Decoder(enc.blob(), lambda h: None, layouts=True).decode(tree)
 
 
 def test_describe_difference_exact_copies_and_near_misses():

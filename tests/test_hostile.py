@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -41,6 +42,9 @@ def _messages(result) -> str:
         ("complex_output.py", "returned a tensor of dtype complex64, which the checks cannot compute with"),
         ("escape_class_name.py", "got an object of type E\\x1b]0;PWNED\\x07\\x1b[2J"),
         ("forged_device_reply.py", "could not read (a tensor on device 'bogus', which this machine does not have)"),
+        ("bigint_hello.py", "corrupted the grader's channel while being imported"),
+        ("expanded_layout.py", "could not read (a tensor with a layout, which only the grader's requests carry)"),
+        ("json_flood.py", "objects and lists of JSON, over the limit of 20,000"),
         ("unprintable_message.py", "raised Boom\\u202eError: lone \\ud800 surrogate, \\x1b[2J\\x1b[31m escapes, \\x00 NUL"),
     ],
 )
@@ -49,6 +53,43 @@ def test_hostile_submission_earns_nothing(name, expected):
     assert result.score == 0, [c.to_json() for c in result.checks if c.points]
     assert all(c.status == "failed" for c in result.checks), [c.to_json() for c in result.checks]
     assert expected in _messages(result)
+
+
+def test_a_submission_that_rewrites_its_workers_replies_fails_only_itself():
+    result = grade_file("softmax", HOSTILE / "rewritten_replies.py", **FAST)
+    checks = {c.name: c for c in result.checks}
+    assert not [c.to_json() for c in result.checks if c.status == "error"]
+    for name in ("test_input_not_modified", "test_gradients_match_reference"):
+        assert checks[name].status == "failed" and "not the worker's own" in checks[name].message, checks[name]
+    assert result.score > 0  # the checks whose replies it left alone still pass
+
+
+@pytest.mark.parametrize("kind", ["py", "ipynb"])
+def test_more_code_than_a_module_may_hold_is_refused_before_anything_parses_it(tmp_path, kind):
+    """The trusted side parses a submission (the handout's rules, a notebook's cells): 4 MiB of
+    "a=1" lines took it 35 s and 2.6 GB. A module (or a notebook's code) past 256 kB is not one."""
+    solution = (ROOT / "solutions" / "softmax.py").read_text()
+    padding = "a = 1\n" * 50_000  # 300 kB
+    if kind == "py":
+        path = tmp_path / "softmax.py"
+        path.write_text(solution + padding)
+    else:
+        import nbformat
+
+        from grader.notebooks import make_notebook
+        from grader.registry import load_registry
+
+        nb = make_notebook(load_registry().get("softmax"))
+        nb.cells.append(nbformat.v4.new_code_cell(padding))  # untagged: not graded, but parsed
+        path = tmp_path / "softmax.ipynb"
+        nbformat.write(nb, str(path))
+    from grader.submission import SubmissionError
+
+    with pytest.raises(SubmissionError, match="kB of code, more than the 256 kB a submitted module may hold"):
+        grade_file("softmax", path, **FAST)  # a file given alone: one line, nothing graded
+    result = grade_file("softmax", tmp_path, **FAST)  # in a folder: every check fails, saying why
+    assert result.score == 0
+    assert "kB of code, more than the 256 kB a submitted module may hold" in _messages(result)
 
 
 def test_a_source_nested_past_the_parser_fails_to_import_and_the_source_scan_copes(tmp_path):
@@ -296,3 +337,29 @@ def test_a_value_a_check_cannot_use_is_the_submissions_failure_never_the_graders
     assert result.score < result.max_score
     if expected:
         assert expected in _messages(result)
+
+
+def test_no_worker_of_a_submission_outlives_it_in_a_batch_slot(tmp_path):
+    """However the grader's side lost hold of a worker, the slot ends every one its
+    submission started before the next student (Slot.cleanup -> Zygote.end_all)."""
+    from grader.boundary import WorkerConfig
+    from grader.live import WorkerProcess
+    from grader.sandbox import OFF
+    from grader.zygote import Zygote
+
+    zygote = Zygote()
+    try:
+        zygote.wait_ready()
+        module = str(ROOT / "solutions" / "softmax.py")
+        config = WorkerConfig("student", "softmax", {"softmax": module}, str(tmp_path / "w.log"), isolation=OFF)
+        lost = [WorkerProcess(zygote, config) for _ in range(2)]  # never killed by the grader's side
+        assert all(zygote.status(w.pid).running for w in lost)
+        assert zygote.end_all() == 2
+        for worker in lost:
+            for _ in range(100):
+                if not zygote.status(worker.pid).running:
+                    break
+                time.sleep(0.05)
+            assert zygote.status(worker.pid).signal == 9
+    finally:
+        zygote.close()

@@ -153,8 +153,8 @@ class _Harvest:
         reply, reply_blob = self.inner.roundtrip(key, doc, blob)
         target = doc.get("target", {})
         if doc.get("op") == "call" and target.get("root") == ROOT_MODULE and target.get("path") == ["softmax"]:
-            args = wire.Decoder(blob, lambda h: None).decode(doc["args"])
-            kwargs = wire.Decoder(blob, lambda h: None).decode(doc["kwargs"])
+            args = wire.Decoder(blob, lambda h: None, layouts=True).decode(doc["args"])
+            kwargs = wire.Decoder(blob, lambda h: None, layouts=True).decode(doc["kwargs"])
             dim = kwargs.get("dim", args[1] if len(args) > 1 else -1)
             out = wire.Decoder(reply_blob, lambda h: None).decode(reply["ok"])
             self.table[_input_key(args[0], dim)] = (str(out.dtype).removeprefix("torch."), list(out.shape), out.tolist())

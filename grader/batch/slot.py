@@ -244,6 +244,11 @@ class Slot:
         pid, scratch = self._pending
         self._pending = None
         _, status = os.waitpid(pid, 0)
+        if not restart_zygote and self.zygote.alive():
+            try:
+                self.zygote.end_all()  # none of this submission's workers grades along with the next one
+            except Exception:  # noqa: BLE001 - a zygote that cannot answer is restarted below
+                restart_zygote = True
         shutil.rmtree(scratch, ignore_errors=True)
         self._graded += 1
         if self._graded % 16 == 0:

@@ -17,9 +17,8 @@ from pathlib import Path
 from grader.batch.discover import Entry
 from grader.batch.unpack import UnpackError, materialize, resolve
 from grader.spec import ExerciseSpec
+from grader.submission import MAX_SOURCE_BYTES  # a module past it is not graded, nor compared
 
-# A student's module is a few kB; past this it is generated or padded, and not compared.
-MAX_SOURCE_BYTES = 1024**2
 
 
 @dataclass(frozen=True)
