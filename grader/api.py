@@ -105,10 +105,11 @@ def static_checks(spec: ExerciseSpec, include_hidden: bool = False) -> list[Stat
 
 
 def with_requirements(specs: list[ExerciseSpec], registry: Registry) -> list[ExerciseSpec]:
-    """``specs`` plus the exercises whose modules they import (``requires``), each once."""
+    """``specs`` plus the exercises whose modules they import (``requires``, and what those
+    require in turn: gpt2_loading's decoder_block may import attention), each once."""
     out = list(specs)
     by_module = {s.module: s for s in registry.ordered()}
-    for spec in specs:
+    for spec in out:  # grows as it goes: the requirements of requirements
         for module in spec.requires:
             if module in by_module and by_module[module] not in out:
                 out.append(by_module[module])

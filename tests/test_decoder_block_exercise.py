@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import ROOT, check_named
+from conftest import ROOT, SUBMISSIONS, check_named
 from conftest import graded as graded_submission
 from grader.results import PASSED
 GPT2_KEYS = [
@@ -211,3 +211,21 @@ def test_every_known_mistake_differs_from_the_reference_with_the_same_weights():
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             assert (outputs[a] - outputs[b]).abs().max() > 1e-5, (a, b)
+
+
+def test_a_block_may_import_the_students_own_attention(tmp_path):
+    """The handout allows a student's exercise-2 attention instead of the given one: an
+    attention.py handed in beside decoder_block.py is importable, in this exercise and in
+    gpt2_loading, which builds its GPT from the block."""
+    import shutil
+
+    from conftest import grade_file
+    from grader.api import grade_exercises
+
+    shutil.copy(SUBMISSIONS / "decoder_block" / "own_attention" / "decoder_block.py", tmp_path)
+    shutil.copy(ROOT / "solutions" / "attention.py", tmp_path)
+    result = grade_file("decoder_block", tmp_path)
+    assert result.score == result.max_score, [c.to_json() for c in result.checks if c.status != PASSED]
+    shutil.copy(ROOT / "solutions" / "gpt2_loading.py", tmp_path)
+    (gpt2,) = grade_exercises(["gpt2_loading"], tmp_path)
+    assert gpt2.score == gpt2.max_score, [c.to_json() for c in gpt2.checks if c.status != PASSED]

@@ -7,4 +7,6 @@ EXERCISE = course_exercise(
     "GPT-2 decoder block",
     order=4,
     section="4. The GPT-2 decoder block",
+    # The handout lets a student use their own attention from exercise 2 instead of the given one.
+    requires=("attention",),
 )

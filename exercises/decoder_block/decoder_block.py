@@ -44,9 +44,10 @@ Conventions:
 Attention is given, not asked: ``CausalSelfAttention`` below is complete and correct (it
 calls ``F.scaled_dot_product_attention(..., is_causal=True)``), so a mistake in the
 attention exercise cannot cost you points here. You may replace it with your own
-multi-head attention from exercise 2 if you like, as long as it keeps the names
-``c_attn`` (``d_model -> 3 * d_model``, q, k, v in that order) and ``c_proj``; the checks
-then test it as part of the block (causality included).
+multi-head attention from exercise 2 if you like (``from attention import ...``, with your
+attention.py beside this file, or pasted in), as long as it keeps the names ``c_attn``
+(``d_model -> 3 * d_model``, q, k, v in that order) and ``c_proj``; the checks then test
+it as part of the block (causality included).
 
 Check your work with ``grade exercise decoder_block``.
 """
