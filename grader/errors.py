@@ -38,7 +38,8 @@ def error_doc(err: Any) -> dict[str, str]:
     is made printable where the plugin records it.)"""
     err = err if isinstance(err, dict) else {"message": err}
     # ``library``: a NotImplementedError raised inside a library call, not by a stub.
-    defaults = {"type": "Exception", "message": "", "where": "", "stub": "", "library": ""}
+    # ``missing``: a top-level name the submitted module does not define (nothing raised).
+    defaults = {"type": "Exception", "message": "", "where": "", "stub": "", "library": "", "missing": ""}
     return {k: str(err.get(k) if err.get(k) is not None else default) for k, default in defaults.items()}
 
 
@@ -54,11 +55,14 @@ def outcome_type(err: dict[str, str]) -> str:
     return err["type"] if is_stub(err) or err["type"] != "NotImplementedError" else "NotImplementedError (library)"
 
 
-def format_error(subject: str, err: Any) -> str:
-    """The message for code that raised, from the error its worker described."""
+def format_error(subject: str, err: Any, owner: str = "") -> str:
+    """The message for code that raised, from the error its worker described; ``owner``: the
+    module ``subject`` belongs to ("your decoder_block.py"), for a name it does not define."""
     err = error_doc(err)
     type_name, message, where, stub = err["type"], err["message"], err["where"], err["stub"]
-    if is_stub(err) and stub:
+    if err["missing"]:
+        text = f"{owner or 'the submitted module'} defines no {err['missing']} ({message})"
+    elif is_stub(err) and stub:
         # Raised in another of the student's files (gpt2_loading -> decoder_block.py): that
         # file is the one to finish, not the function the check called.
         detail = f"NotImplementedError{': ' + message if message else ''}; {subject} needs it: finish that exercise first"

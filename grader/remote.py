@@ -155,7 +155,7 @@ class Session:
             self._forbidden += [(self.scope, use) for use in reported_uses(reply["forbidden"])]
         if "error" in reply:
             err = error_doc(reply["error"])
-            raise StudentError(format_error(what, err), outcome_type(err), err["where"])
+            raise StudentError(format_error(what, err, owner=self.subject), outcome_type(err), err["where"])
         try:
             if "ok" not in reply:
                 raise wire.ProtocolError("reply has neither 'ok' nor 'error'")

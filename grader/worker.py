@@ -71,10 +71,27 @@ def _where(filename: str, lineno: int | None, code: str) -> str:
 JUPYTER_NAMES = ("display", "get_ipython", "In", "Out")
 
 
+class MissingName(AttributeError):
+    """The submitted module has no top-level ``name`` a check asked for (renamed, misspelt,
+    or written in a notebook cell that is not graded): nothing raised."""
+
+    def __init__(self, name: str, module: types.ModuleType, filenames: list[str]):
+        defined = sorted(n for n, v in vars(module).items()
+                         if not n.startswith("_") and isinstance(v, type | types.FunctionType)
+                         and getattr(v, "__module__", None) == module.__name__)  # fmt: skip
+        detail = f"it defines {', '.join(defined[:12])}" if defined else "it defines no function or class"
+        hint = _name_hint(name, filenames).strip()
+        super().__init__(f"{detail}; {hint[1:-1]}" if hint else detail)
+        self.name = name
+
+
 def _name_error_hint(exc: NameError, filenames: list[str]) -> str:
+    return _name_hint(getattr(exc, "name", None), filenames)
+
+
+def _name_hint(name: str | None, filenames: list[str]) -> str:
     """For a notebook graded on its tagged cells: the name lives in a cell that is not graded
     (or is Jupyter's own)."""
-    name = getattr(exc, "name", None)
     if not name:
         return ""
     if name in JUPYTER_NAMES:
@@ -109,6 +126,8 @@ def describe_exception(exc: BaseException, files: set[str], main_file: str | Non
             break
     if isinstance(exc, SyntaxError) and exc.filename and not where:
         where = _where(exc.filename, exc.lineno, exc.text or "")
+    if isinstance(exc, MissingName):
+        return {"type": "AttributeError", "message": str(exc)[:2000], "where": "", "missing": exc.name}
     if isinstance(exc, SystemExit):
         message = f"called sys.exit({exc.code!r})"
     elif type(exc).__name__ == "OutOfMemoryError":  # torch's CUDA OOM (torch.cuda.OutOfMemoryError)
@@ -218,7 +237,10 @@ class Worker:
             obj = self.objects[root]
         else:
             raise LookupError(f"unknown object {root!r} (from an earlier, restarted worker?)")
-        for name in target.get("path", []):
+        path = target.get("path", [])
+        if root == ROOT_MODULE and path and not hasattr(obj, path[0]):
+            raise MissingName(str(path[0]), obj, sorted(self.files))
+        for name in path:
             obj = getattr(obj, name)
         return obj
 

@@ -57,3 +57,32 @@ def test_whatever_a_worker_sends_as_its_error_becomes_a_message(sent):
     err = error_doc(sent)
     assert all(type(v) is str for v in err.values())
     assert format_error("softmax", sent).startswith("softmax raised ")
+
+
+def test_a_name_the_module_does_not_define_is_said_so_not_that_it_raised(tmp_path):
+    from conftest import grade_file
+
+    path = tmp_path / "softmax.py"
+    path.write_text("def soft_max(x, dim=-1):\n    e = (x - x.amax(dim, keepdim=True)).exp()\n    return e / e.sum(dim, keepdim=True)\n")
+    result = grade_file("softmax", path)
+    messages = {c.message for c in result.checks}
+    assert "your softmax.py defines no softmax (it defines soft_max)" in messages, messages
+    assert not any("raised" in m for m in messages), messages
+
+
+def test_a_name_defined_in_a_notebook_cell_that_is_not_graded_says_which_cell(tmp_path):
+    import nbformat
+
+    from conftest import grade_file
+    from grader.notebooks import make_notebook
+    from grader.registry import load_registry
+
+    nb = make_notebook(load_registry().get("softmax"))
+    tagged = next(c for c in nb.cells if c.cell_type == "code" and "def softmax" in c.source)
+    tagged.source = "import torch\n"
+    nb.cells.append(nbformat.v4.new_code_cell("def softmax(x, dim=-1):\n    return (x - x.logsumexp(dim, keepdim=True)).exp()\n"))
+    path = tmp_path / "softmax.ipynb"
+    nbformat.write(nb, str(path))
+    message = grade_file("softmax", path).checks[0].message
+    assert message.startswith("your softmax.ipynb defines no softmax (it defines no function or class; 'softmax' is "
+                              f"defined in cell {len(nb.cells)} of softmax.ipynb, which is not graded"), message
