@@ -181,3 +181,26 @@ def test_decoder_block_still_the_stub_is_named_instead_of_load_gpt2(tmp_path):
 
     _, notes = group_messages(result)
     assert [n.not_implemented for n in notes] == ["your decoder_block.py"]
+
+
+@pytest.mark.parametrize(
+    "edit, expected, not_expected",
+    [
+        # Still the stub: no advice about contexts for code not written yet.
+        (("        idx_cond = idx[:, -model.config.n_positions :]", "        raise NotImplementedError('generate')\n" + " " * 8 + "idx_cond = idx"),
+         "generate is not implemented yet", "n_positions tokens"),
+        # The whole (cropped) context, but the first position's logits: where one context cannot tell
+        # that from "only the newest token", the hint names both fixes, not the one it already does.
+        (("logits[:, -1, :].argmax", "logits[:, 0, :].argmax"), "logits[:, -1, :]", None),
+    ],
+    ids=["stub", "first_position"],
+)
+def test_generate_hints_fit_what_generate_does(tmp_path, edit, expected, not_expected):
+    source = (ROOT / "solutions" / "gpt2_loading.py").read_text()
+    assert edit[0] in source
+    (tmp_path / "gpt2_loading.py").write_text(source.replace(edit[0], edit[1]))
+    result = grade_file("gpt2_loading", submission(tmp_path, tmp_path / "gpt2_loading.py"), include_hidden=False)
+    crops = check_named(result, "test_generate_crops_to_n_positions")
+    assert crops.status == "failed" and expected in crops.message, crops.message
+    if not_expected:
+        assert not_expected not in crops.message, crops.message
