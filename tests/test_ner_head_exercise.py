@@ -40,6 +40,8 @@ def _load(path, name):
         ("no_update.py", "test_training_reaches_reference_f1", "are the head's parameters being updated?"),
         # The long run uses lr=1.0, where ignoring lr changes nothing: a short run at another rate shows it.
         ("ignores_lr.py", "test_training_reaches_reference_f1", "with lr=0.25, train_head's loss at step 1"),
+        # Only a word whose pieces are both first and last (no special tokens) shows it.
+        ("wraparound_previous.py", "test_align_labels_examples", "align_labels([0, 0, 0], "),
     ],
 )
 def test_wrong_submissions_get_partial_scores_and_named_mistakes(name, check, expected_message):

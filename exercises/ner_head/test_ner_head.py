@@ -154,6 +154,7 @@ def test_align_labels_examples(student, reference, generator):
         [0, 1, 2],  # one token per word, no special tokens
         [None, 0, 0, 0, None],  # one word in three pieces
         [0, 0, 1, 2, 2, None],
+        [0, 0, 0],  # one word, no special tokens: its first piece has no piece before it
     ]
     cases = []
     for ids in examples:
@@ -489,8 +490,10 @@ def test_training_reaches_reference_f1(student, reference, seed, device):
                f"features; losses {_short(losses, 80)}, the reference's {_short(ref_losses, 80)}). "
                + ("The very first loss differs: train_head should compute ner_loss of the head's logits (if your "
                   "ner_loss or TokenClassificationHead fail their own checks, fix those first)" if step == 0 else
-                  "Each step should be logits, ner_loss, head.zero_grad(), loss.backward(), p -= lr * p.grad: "
-                  "without zero_grad the gradients of earlier steps pile up"))
+                  "Each step should be logits, ner_loss, head.zero_grad(), loss.backward(), p -= lr * p.grad "
+                  "(plain SGD, no other optimizer): without zero_grad the gradients of earlier steps pile up. If your "
+                  "loop is that, look at the head: with dropout=0.0 (as here) it must give the same logits every "
+                  "call in training mode too (see test_head_dropout_only_in_training)"))
     # The run above uses lr=1.0, where p -= p.grad is p -= lr * p.grad: a few steps at
     # another rate tell them apart.
     few = slice(0, 64)

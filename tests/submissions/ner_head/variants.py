@@ -37,6 +37,10 @@ WRONG = {
         (DOCSTRING, '"""Wrong: train_head computes the loss but never steps the optimizer."""'),
         ("        optimizer.step()\n", ""),
     ],
+    "wraparound_previous.py": [
+        (DOCSTRING, '"""Wrong: compares each word id with word_ids[i - 1], which at i = 0 is the last one."""'),
+        ("first = w is not None and (i == 0 or word_ids[i - 1] != w)", "first = w is not None and word_ids[i - 1] != w"),
+    ],
     "ignores_lr.py": [
         (DOCSTRING, '"""Wrong: train_head steps with a rate of 1.0 whatever lr it is given."""'),
         ("optimizer = torch.optim.SGD(head.parameters(), lr=lr)", "optimizer = torch.optim.SGD(head.parameters(), lr=1.0)"),
