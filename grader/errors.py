@@ -38,8 +38,9 @@ def error_doc(err: Any) -> dict[str, str]:
     is made printable where the plugin records it.)"""
     err = err if isinstance(err, dict) else {"message": err}
     # ``library``: a NotImplementedError raised inside a library call, not by a stub.
-    # ``missing``: a top-level name the submitted module does not define (nothing raised).
-    defaults = {"type": "Exception", "message": "", "where": "", "stub": "", "library": "", "missing": ""}
+    # ``missing``: a top-level name the submitted module does not define (nothing raised);
+    # ``returned``: the message says what the code returned (nothing raised either).
+    defaults = {"type": "Exception", "message": "", "where": "", "stub": "", "library": "", "missing": "", "returned": ""}
     return {k: str(err.get(k) if err.get(k) is not None else default) for k, default in defaults.items()}
 
 
@@ -62,6 +63,8 @@ def format_error(subject: str, err: Any, owner: str = "") -> str:
     type_name, message, where, stub = err["type"], err["message"], err["where"], err["stub"]
     if err["missing"]:
         text = f"{owner or 'the submitted module'} defines no {err['missing']} ({message})"
+    elif err["returned"]:
+        text = f"{subject} returned {message}"
     elif is_stub(err) and stub:
         # Raised in another of the student's files (gpt2_loading -> decoder_block.py): that
         # file is the one to finish, not the function the check called.

@@ -93,6 +93,7 @@ class Session:
         self.transport = transport
         self.subject = subject
         self._states: dict[str, str] = {}  # handle id -> key of its latest state
+        self._types: dict[str, str] = {}  # handle id -> its object's type name
         self._seen: dict[str, int] = {}  # request digest -> how often asked so far
         self._keyed = getattr(transport, "keyed", True)
         self._sent = 0  # requests so far: an unkeyed transport's request ids
@@ -138,7 +139,7 @@ class Session:
         if root not in (ROOT_MODULE,) and not root.startswith(MISTAKE_PREFIX) and op in ("call", "vjp"):
             # A method call may change the object: later requests see a new state.
             self._states[root] = key
-        return self._answer(reply, reply_blob, ".".join(path) or "it")
+        return self._answer(reply, reply_blob, ".".join(path) or f"calling the {self._types.get(root, 'object')}")
 
     def _answer(self, reply: dict, reply_blob: bytes, what: str) -> Any:
         """The value a reply carries, or the error it reports raised as this side's."""
@@ -168,6 +169,7 @@ class Session:
                                "ProtocolError") from None  # fmt: skip
 
     def _remote(self, handle: wire.Handle) -> "Remote":
+        self._types[handle.id] = handle.type_name  # how messages name a call of the object itself
         return Remote(self, handle.id, (), handle.type_name)
 
     def _key(self, doc: dict, tensors: dict[str, Any]) -> str:

@@ -85,6 +85,11 @@ class MissingName(AttributeError):
         self.name = name
 
 
+class NotATensor(TypeError):
+    """What the submission returned cannot be backpropagated through (the grader's own check
+    of a vjp output, not an error the submission raised)."""
+
+
 def _name_error_hint(exc: NameError, filenames: list[str]) -> str:
     return _name_hint(getattr(exc, "name", None), filenames)
 
@@ -128,6 +133,8 @@ def describe_exception(exc: BaseException, files: set[str], main_file: str | Non
         where = _where(exc.filename, exc.lineno, exc.text or "")
     if isinstance(exc, MissingName):
         return {"type": "AttributeError", "message": str(exc)[:2000], "where": "", "missing": exc.name}
+    if isinstance(exc, NotATensor):
+        return {"type": "TypeError", "message": str(exc), "where": "", "returned": "yes"}
     if isinstance(exc, SystemExit):
         message = f"called sys.exit({exc.code!r})"
     elif type(exc).__name__ == "OutOfMemoryError":  # torch's CUDA OOM (torch.cuda.OutOfMemoryError)
@@ -298,7 +305,7 @@ class Worker:
         if index is not None:
             out = output[index]
         if not isinstance(out, torch.Tensor):
-            raise TypeError(f"expected the output to be a tensor, got {type(out).__name__}")
+            raise NotATensor(f"a {type(out).__name__}, not a tensor, so no gradient can flow back through it")
         if not out.requires_grad:
             raise RuntimeError("the output does not require grad: the autograd graph was cut (detach? no_grad? .data?)")
         out.backward(grad_output)

@@ -86,3 +86,18 @@ def test_a_name_defined_in_a_notebook_cell_that_is_not_graded_says_which_cell(tm
     message = grade_file("softmax", path).checks[0].message
     assert message.startswith("your softmax.ipynb defines no softmax (it defines no function or class; 'softmax' is "
                               f"defined in cell {len(nb.cells)} of softmax.ipynb, which is not graded"), message
+
+
+def test_calling_a_built_object_is_named_by_its_type_and_a_non_tensor_it_returns_is_not_a_raise(tmp_path):
+    from conftest import ROOT, grade_file
+
+    source = (ROOT / "solutions" / "decoder_block.py").read_text()
+    block_return = "        x = x + self.mlp(self.ln_2(x))\n        return x\n"
+    assert block_return in source
+    path = tmp_path / "decoder_block.py"
+    path.write_text(source.replace(block_return, "        x = x + self.mlp(self.ln_2(x))\n        self.ln_3(x)\n        return x\n"))
+    messages = [c.message for c in grade_file("decoder_block", path).checks]
+    assert any(m.startswith("calling the DecoderBlock raised AttributeError") for m in messages), messages
+    path.write_text(source.replace(block_return, "        x = x + self.mlp(self.ln_2(x))\n"))
+    grads = next(c for c in grade_file("decoder_block", path).checks if c.name == "test_gradients_match_reference")
+    assert grads.message.startswith("calling the DecoderBlock returned a NoneType, not a tensor"), grads.message
