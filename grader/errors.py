@@ -7,6 +7,7 @@ grader itself failed (or a check expected the reference to raise).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -60,7 +61,9 @@ def format_error(subject: str, err: Any, owner: str = "") -> str:
     """The message for code that raised, from the error its worker described; ``owner``: the
     module ``subject`` belongs to ("your decoder_block.py"), for a name it does not define."""
     err = error_doc(err)
-    type_name, message, where, stub = err["type"], err["message"], err["where"], err["stub"]
+    type_name, where, stub = err["type"], err["where"], err["stub"]
+    # One line: torch's multi-line errors ("Error(s) in loading state_dict ...:\n\tMissing key(s)").
+    message = re.sub(r"\s*\n\s*", " ", err["message"].strip())
     if err["missing"]:
         text = f"{owner or 'the submitted module'} defines no {err['missing']} ({message})"
     elif err["returned"]:

@@ -101,3 +101,9 @@ def test_calling_a_built_object_is_named_by_its_type_and_a_non_tensor_it_returns
     path.write_text(source.replace(block_return, "        x = x + self.mlp(self.ln_2(x))\n"))
     grads = next(c for c in grade_file("decoder_block", path).checks if c.name == "test_gradients_match_reference")
     assert grads.message.startswith("calling the DecoderBlock returned a NoneType, not a tensor"), grads.message
+
+
+def test_a_multi_line_error_becomes_one_line():
+    err = {"type": "RuntimeError", "message": "Error(s) in loading state_dict for Head:\n\tMissing key(s) in state_dict: \"w\".\n"}
+    assert format_error("load_state_dict", err) == (
+        'load_state_dict raised RuntimeError: Error(s) in loading state_dict for Head: Missing key(s) in state_dict: "w".')
