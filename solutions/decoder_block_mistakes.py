@@ -97,6 +97,23 @@ def _attention_not_causal(block_class: type) -> type:
     return Block
 
 
+def _heads_merged_without_transpose(block_class: type) -> type:
+    class Block(block_class):
+        def forward(self, x: Tensor) -> Tensor:
+            B, T, C = x.size()
+            attn = self.attn
+            hs = C // attn.n_heads
+            q, k, v = attn.c_attn(self.ln_1(x)).split(C, dim=2)
+            q, k, v = (t.view(B, T, attn.n_heads, hs).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+            future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
+            att = torch.softmax((q @ k.transpose(-2, -1) / hs**0.5).masked_fill(future, float("-inf")), dim=-1)
+            y = (att @ v).reshape(B, T, C)  # (B, nh, T, hs) read as (B, T, C): heads and positions mixed
+            x = x + attn.c_proj(y)
+            return x + self.mlp(self.ln_2(x))
+
+    return Block
+
+
 MISTAKES = {
     "post-LN: LayerNorm applied after the residual addition (GPT-2 is pre-LN: x = x + attn(ln_1(x)))": {
         "DecoderBlock": _PostLN
@@ -130,4 +147,6 @@ MISTAKES = {
     "attention is not causal: a position attends to later positions": {
         "DecoderBlock": _attention_not_causal(DecoderBlock)
     },
+    "heads merged without transposing back: (B, nh, T, hs) goes to (B, T, nh, hs) (y.transpose(1, 2)) before the "
+    "view to (B, T, C)": {"DecoderBlock": _heads_merged_without_transpose(DecoderBlock)},
 }

@@ -38,6 +38,9 @@ def graded(name: str):
         ("not_causal.py", "test_causal", "the attention has to be causal"),
         ("not_causal.py", "test_output_matches_reference", "attention is not causal"),
         ("in_place.py", "test_input_not_modified", "modified it in place"),
+        # Positions mix in the merge, not the mask: the message must not send them to the mask alone.
+        ("merge_without_transpose.py", "test_output_matches_reference", "heads merged without transposing back"),
+        ("merge_without_transpose.py", "test_causal", "merge the heads back with y.transpose(1, 2)"),
     ],
 )
 def test_wrong_submissions_get_partial_scores_and_named_mistakes(name, check, expected_message):

@@ -169,7 +169,8 @@ def test_causal(student, generator, device):
             bool((change <= 1e-5 + 1e-4 * out[:, : t + 1].abs().amax()).all()),
             f"changing the input at positions {t + 1}..{T - 1} changed the output at position "
             f"{int(change.argmax())} by up to {change.max().item():.3g}: a position must not see later ones "
-            "(the attention has to be causal)",
+            "(the attention has to be causal: mask the scores of later positions; and merge the heads back with "
+            "y.transpose(1, 2) before the view to (B, T, C), or positions mix there too)",
         )
 
 

@@ -11,6 +11,10 @@ TANH_GELU = 'F.gelu(self.c_fc(x), approximate="tanh")'
 RESIDUALS = "x = x + self.attn(self.ln_1(x))\n        x = x + self.mlp(self.ln_2(x))"
 
 VARIANTS = {
+    "merge_without_transpose.py": [
+        (DOCSTRING, '"""Wrong: the heads are merged with a reshape straight from (B, nh, T, hs)."""'),
+        ("y = y.transpose(1, 2).contiguous().view(B, T, C)", "y = y.reshape(B, T, C)"),
+    ],
     "exact_gelu.py": [
         (DOCSTRING, '"""Wrong: exact (erf) GELU in the MLP."""'),
         (TANH_GELU, "F.gelu(self.c_fc(x))"),
