@@ -102,6 +102,7 @@ class _Variant(MultiHeadAttention):
     merge_transposed = True
     causal_mask = "tril"  # "tril": 0..t; "strict": 0..t-1; "future": t..T-1; "none"
     use_mask = True
+    combine_masks = True  # with causal=True: mask & causal, not the causal mask alone
     use_proj = True
     split = "nh_hs"  # "hs_nh": (B, T, C) viewed as (B, T, hs, nh), heads and head size swapped
     scale_by_d_model = False
@@ -124,7 +125,7 @@ class _Variant(MultiHeadAttention):
         if self.causal and self.causal_mask != "none":
             ones = torch.ones(T, T, dtype=torch.bool, device=x.device)
             causal = {"tril": ones.tril(), "strict": ones.tril(-1), "future": ones.triu()}[self.causal_mask]
-            mask = causal if mask is None else mask & causal
+            mask = causal if mask is None or not self.combine_masks else mask & causal
         if self.scale_by_d_model:  # scores / sqrt(C): pre-scale q so that attend's 1/sqrt(hs) becomes 1/sqrt(C)
             q = q * math.sqrt(q.size(-1)) / math.sqrt(C)
         y, _ = self.attend(q, k, v, mask)  # (B, nh, T, hs)
@@ -190,5 +191,8 @@ MISTAKES = {
         "MultiHeadAttention": variant("MHA_future_causal", causal_mask="future")
     },
     "the mask argument of forward() is ignored": {"MultiHeadAttention": variant("MHA_mask_ignored", use_mask=False)},
+    "with causal=True the mask argument is replaced by the causal mask instead of combined with it (mask & causal)": {
+        "MultiHeadAttention": variant("MHA_mask_replaced_when_causal", combine_masks=False)
+    },
     "c_proj not applied to the attention output": {"MultiHeadAttention": variant("MHA_no_proj", use_proj=False)},
 }

@@ -293,7 +293,7 @@ def test_loss_matches_reference(student, reference, generator, device):
         mistakes = reference.diagnose(lambda ns: ns.ner_loss(logits, labels))
         expected = reference.ner_loss(logits, labels)
         got = expect_close(loss_of(student, logits, labels), expected, f"ner_loss for {what}", mistakes=mistakes,
-                           hint="the mean cross-entropy over the positions whose label is not -100")
+                           hint="ner_loss should be the mean cross-entropy over the positions whose label is not -100")
         # The exercise's one dtype check ("a scalar tensor in the logits' dtype"): values
         # elsewhere are compared after a cast to a common dtype.
         expect_tensor(got, f"ner_loss for {what}", dtype=logits.dtype)
