@@ -222,16 +222,21 @@ def test_module_mistakes_differ_from_each_other_at_the_checked_sizes():
     submission scaling by sqrt(d_model) is not told it divided by d_k."""
     gen = torch.Generator().manual_seed(5)
     outputs = {}
+    # A padding mask, with and without causal=True: the mask mistakes differ only so
+    # (ignoring the mask and replacing it with the causal one agree once causal=True).
+    mask = torch.ones(2, 1, 1, 5, dtype=torch.bool)
+    mask[0, ..., -2:] = False
     for C, nh in ((32, 4), (24, 3)):
         x = torch.randn(2, 5, C, generator=gen, dtype=torch.float64)
         torch.manual_seed(0)
         weights = ref.MultiHeadAttention(C, nh).double().state_dict()
         for name, overrides in _load_mistakes().items():
             if "MultiHeadAttention" in overrides:
-                module = overrides["MultiHeadAttention"](C, nh, True).double()
-                module.load_state_dict(weights)
-                with torch.no_grad():
-                    outputs.setdefault(name, []).append(module(x).reshape(-1))
+                for causal in (True, False):
+                    module = overrides["MultiHeadAttention"](C, nh, causal).double()
+                    module.load_state_dict(weights)
+                    with torch.no_grad():
+                        outputs.setdefault(name, []).append(module(x, mask).reshape(-1))
     flat = {name: torch.cat(outs) for name, outs in outputs.items()}
     names = list(flat)
     for i, a in enumerate(names):
