@@ -41,6 +41,8 @@ def graded(name: str):
         # Positions mix in the merge, not the mask: the message must not send them to the mask alone.
         ("merge_without_transpose.py", "test_output_matches_reference", "heads merged without transposing back"),
         ("merge_without_transpose.py", "test_causal", "merge the heads back with y.transpose(1, 2)"),
+        # Training mode only: each output element of the MLP is dropped or doubled, exactly.
+        ("dropout_before_c_proj.py", "test_dropout_only_in_training", "The MLP's dropout goes last, on c_proj's output"),
     ],
 )
 def test_wrong_submissions_get_partial_scores_and_named_mistakes(name, check, expected_message):

@@ -298,6 +298,17 @@ def test_dropout_only_in_training(student, reference, generator, device):
         f"{what}.mlp in training mode gave the same output as in eval mode: the MLP has no dropout of its own "
         "(MLP(d_model, dropout) ends with dropout after c_proj, as in GPT-2)",
     )
+    # Dropout last, on c_proj's output: each element of it is dropped (0) or kept and scaled
+    # by 1 / (1 - 0.5) = 2, exactly. A dropout before c_proj (or a second one) leaves none so.
+    dropped = noisy == 0
+    kept_scaled = torch.allclose(noisy[~dropped], 2 * quiet[~dropped], rtol=1e-5, atol=1e-6)
+    expect(
+        noisy.shape == quiet.shape and 0.2 < dropped.float().mean().item() < 0.8 and kept_scaled,
+        f"{what}.mlp in training mode: its output should have each element either dropped (0) or twice its eval "
+        f"value, with p=0.5; {int(dropped.sum())} of {dropped.numel()} are 0 and the rest are "
+        f"{'' if kept_scaled else 'not '}twice their eval value. The MLP's dropout goes last, on c_proj's output "
+        "(c_fc, GELU, c_proj, then dropout, as in GPT-2)",
+    )
 
 
 @pytest.mark.points(1)

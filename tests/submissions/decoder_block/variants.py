@@ -11,6 +11,11 @@ TANH_GELU = 'F.gelu(self.c_fc(x), approximate="tanh")'
 RESIDUALS = "x = x + self.attn(self.ln_1(x))\n        x = x + self.mlp(self.ln_2(x))"
 
 VARIANTS = {
+    "dropout_before_c_proj.py": [
+        (DOCSTRING, '"""Wrong: the MLP\'s dropout comes before c_proj, not after it (same output in eval mode)."""'),
+        ("return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate=\"tanh\")))",
+         "return self.c_proj(self.dropout(F.gelu(self.c_fc(x), approximate=\"tanh\")))"),
+    ],
     "merge_without_transpose.py": [
         (DOCSTRING, '"""Wrong: the heads are merged with a reshape straight from (B, nh, T, hs)."""'),
         ("y = y.transpose(1, 2).contiguous().view(B, T, C)", "y = y.reshape(B, T, C)"),
