@@ -125,6 +125,7 @@ def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
                     worker.run(socket.socket(fileno=fds[0]), WorkerConfig.from_json(request["config"]))
                 for fd in fds:
                     os.close(fd)
+                statuses.pop(pid, None)  # a reused pid: how an earlier worker of that number ended is not this one's
                 children.add(pid)
                 control.send(json.dumps({"pid": pid}).encode())
             elif request["op"] == "status":
