@@ -103,7 +103,7 @@ class WorkerProcess:
             raise _Died(status, during) from None
         except wire.JsonTooLarge as exc:
             self.kill()
-            raise _JsonTooLarge(exc.what, exc.limit) from None
+            raise _JsonTooLarge(exc.what, exc.limit, exc.hint) from None
         except wire.ProtocolError as exc:
             self.kill()
             raise _Garbled(str(exc)) from None
@@ -172,9 +172,9 @@ class _Garbled(Exception):
 
 
 class _JsonTooLarge(_Garbled):
-    def __init__(self, what: str, limit: str):
-        super().__init__(f"a reply with {what} of JSON, over the limit of {limit}")
-        self.what, self.limit = what, limit
+    def __init__(self, what: str, limit: str, hint: str):
+        super().__init__(f"a reply with {what}, over the limit of {limit}")
+        self.what, self.limit, self.hint = what, limit, hint
 
 
 class _TooLarge(Exception):
@@ -296,9 +296,8 @@ class LiveTransport:
                 text += f"; last output: {tail[-200:]!r}"
             raise self._error(text, "WorkerDied") from None
         except _JsonTooLarge as j:
-            raise self._error(f"{self.subject} sent a reply with {j.what} of JSON, over the limit of {j.limit} "
-                              "(Python lists or dicts of values where a tensor belongs?); the grader did not read it "
-                              "and stopped the worker", "ReplyTooLarge") from None  # fmt: skip
+            raise self._error(f"{self.subject} sent a reply with {j.what}, over the limit of {j.limit} ({j.hint}); "
+                              "the grader did not read it and stopped the worker", "ReplyTooLarge") from None  # fmt: skip
         except _Garbled as g:
             raise self._error(f"{self.subject} wrote garbage into the grader's channel ({g}); the worker was stopped", "ProtocolError") from None
         except _TooLarge as t:

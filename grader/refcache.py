@@ -143,7 +143,8 @@ class CachedReference:
             self._live.roundtrip(unsent_key, unsent_doc, unsent_blob)
         self.misses += 1
         reply, reply_blob = self._live.roundtrip(key, doc, blob)
-        self._cache.put(self._chain, reply, reply_blob)
+        if not _out_of_memory(reply):
+            self._cache.put(self._chain, reply, reply_blob)
         return reply, reply_blob
 
     def mistakes(self) -> list[str]:
@@ -159,6 +160,13 @@ class CachedReference:
 
     def __getattr__(self, name: str):
         return getattr(self._live, name)
+
+
+def _out_of_memory(reply: dict) -> bool:
+    """A reference that ran out of memory (a student on the same GPU took the card): that
+    moment's, never a reply to give every later student who asks the same."""
+    error = reply.get("error")
+    return isinstance(error, dict) and error.get("type") in ("OutOfMemoryError", "MemoryError")
 
 
 __all__ = ["CACHE_BYTES", "CachedReference", "ReplyCache", "namespace_for", "prune"]

@@ -130,18 +130,24 @@ def _recv_exact(sock: socket.socket, n: int, deadline: float | None = None) -> b
 class JsonLimits:
     """How much JSON a frame of an untrusted peer may hold: its bytes (checked against the
     header, before anything is read) and its objects and lists (counted before parsing):
-    parsing costs far more memory and time than the bytes, and no call deadline covers it."""
+    parsing costs far more memory and time than the bytes, and no call deadline covers it.
+    The blob's safetensors header is JSON too, with one object per tensor, each of which
+    becomes a tensor when the blob is read: held to the same limits."""
 
     max_bytes: int
     max_containers: int
 
 
 class JsonTooLarge(ProtocolError):
-    """A frame's JSON past its JsonLimits; nothing of it was parsed."""
+    """A frame's JSON past its JsonLimits; nothing of it was parsed. ``what``: what it held
+    ("30,002 objects and lists of JSON"); ``hint``: what honest code does instead."""
 
-    def __init__(self, what: str, limit: str):
-        super().__init__(f"a reply with {what} of JSON, over the limit of {limit}")
-        self.what, self.limit = what, limit
+    def __init__(self, what: str, limit: str, hint: str):
+        super().__init__(f"a reply with {what}, over the limit of {limit}")
+        self.what, self.limit, self.hint = what, limit, hint
+
+
+_LISTS_HINT = "Python lists or dicts of values where a tensor belongs?"
 
 
 def recv_frame(
@@ -165,14 +171,14 @@ def recv_frame(
     if blob_len > MAX_BLOB_BYTES or json_len + blob_len > max_bytes:
         raise FrameTooLarge(json_len + blob_len, min(max_bytes, MAX_FRAME_BYTES))
     if json_limits is not None and json_len > json_limits.max_bytes:
-        raise JsonTooLarge(f"{json_len:,} bytes", f"{json_limits.max_bytes:,} bytes")
+        raise JsonTooLarge(f"{json_len:,} bytes of JSON", f"{json_limits.max_bytes:,} bytes", _LISTS_HINT)
     text = _recv_exact(sock, json_len, deadline)
     if json_limits is not None:
         # Every object and list opens with one of these (a brace inside a string counts
         # too, which only errs on the strict side).
         containers = text.count(b"{") + text.count(b"[")
         if containers > json_limits.max_containers:
-            raise JsonTooLarge(f"{containers:,} objects and lists", f"{json_limits.max_containers:,}")
+            raise JsonTooLarge(f"{containers:,} objects and lists of JSON", f"{json_limits.max_containers:,}", _LISTS_HINT)
     try:
         doc = json.loads(text)
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError; an int past Python's digit limit
@@ -185,7 +191,21 @@ def recv_frame(
         raise ProtocolError("frame is not a JSON object")
     # safetensors reads only bytes: the one copy of the blob is made once it is all here.
     blob = bytes(_recv_exact(sock, blob_len, deadline)) if blob_len else b""
+    if json_limits is not None and len(blob) >= 8:
+        _check_tensor_header(blob, json_limits)
     return doc, blob
+
+
+def _check_tensor_header(blob: bytes, limits: JsonLimits) -> None:
+    """The safetensors header of ``blob`` (its length, then JSON: one object per tensor)
+    within ``limits``. A blob too short for one is safetensors' to refuse."""
+    (size,) = struct.unpack_from("<Q", blob)
+    hint = "tensors of no use to the check?"
+    if size > limits.max_bytes:
+        raise JsonTooLarge(f"a tensor header of {size:,} bytes", f"{limits.max_bytes:,} bytes", hint)
+    tensors = blob[8 : 8 + size].count(b"{")
+    if tensors > limits.max_containers:
+        raise JsonTooLarge(f"{tensors:,} tensors", f"{limits.max_containers:,}", hint)
 
 
 # --------------------------------------------------------------------------- values

@@ -213,9 +213,13 @@ def test_a_reply_over_the_cap_is_the_students_failure_and_never_read(request):
 
 
 def test_a_student_reply_under_the_cap_is_read():
-    zygote, transport = _transport(_hello_then(_frame({"ok": 7}, b"z" * 1000)))
+    import torch
+    from safetensors.torch import save
+
+    blob = save({"t0": torch.zeros(250)})
+    zygote, transport = _transport(_hello_then(_frame({"ok": 7}, blob)))
     try:
-        assert transport.roundtrip("k", {"op": "call"}, b"") == ({"ok": 7}, b"z" * 1000)
+        assert transport.roundtrip("k", {"op": "call"}, b"") == ({"ok": 7}, blob)
     finally:
         transport.close()
         zygote.close()
@@ -323,3 +327,15 @@ def test_the_student_json_limits_hold_every_honest_reply():
     from grader.live import STUDENT_JSON
 
     assert STUDENT_JSON.max_bytes >= 40 * 24_000 and STUDENT_JSON.max_containers >= 400 * 43
+
+
+def test_a_student_reply_whose_tensor_header_lists_more_tensors_than_any_answer_is_refused(request):
+    # safetensors' own header is JSON with an object per tensor, each of which becomes a
+    # tensor when the blob is read: 1.5 million empty ones took the grader 6 minutes.
+    header = json.dumps({f"t{i}": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]} for i in range(30_000)}).encode()
+    blob = struct.pack("<Q", len(header)) + header
+    zygote, transport = _transport(_hello_then(_frame({"ok": None}, blob)))
+    request.addfinalizer(zygote.close)
+    with pytest.raises(StudentError, match="sent a reply with a tensor header of 1,968,890 bytes, over the limit") as failed:
+        transport.roundtrip("k", {"op": "call"}, b"")
+    assert failed.value.type_name == "ReplyTooLarge"

@@ -36,7 +36,7 @@ def _messages(result) -> str:
         # Frames written into the channel are the submission's failure, never the grader's.
         ("forged_isolation_hello.py", "wrote into the grader's channel while being imported"),
         ("unreadable_reply.py", "could not read (unknown dtype 'nonsense')"),
-        ("deep_json_reply.py", "nested too deep"),
+        ("deep_json_reply.py", "objects and lists of JSON, over the limit"),  # counted before it is parsed
         # What it raised is shown, as escapes where it could not be shown as it is.
         ("float8_output.py", "returned a tensor of dtype float8_e4m3fn, which the checks cannot compute with"),
         ("complex_output.py", "returned a tensor of dtype complex64, which the checks cannot compute with"),

@@ -252,3 +252,18 @@ def test_which_transports_are_keyed(tmp_path):
     # The cache is keyed even though it hands every other attribute on to its live worker.
     assert CachedReference(_Recorder("reference", keyed=False), ReplyCache(tmp_path, "ns")).keyed is True
     assert RecordingTransport.keyed is True and ReplayTransport.keyed is True
+
+
+def test_a_reference_that_ran_out_of_memory_is_never_a_stored_reply(tmp_path):
+    """A student on the same GPU can take the card: the reference's "ran out of memory"
+    belongs to that moment, not to every later student who asks the same."""
+    cache = ReplyCache(tmp_path, "ns")
+
+    class OutOfMemory(_Worker):
+        def roundtrip(self, key, doc, blob):
+            self.asked.append(key)
+            return {"error": {"type": "OutOfMemoryError", "message": "CUDA out of memory"}}, b""
+
+    CachedReference(OutOfMemory(), cache).roundtrip("k.0", {"op": "call"}, b"")
+    _, worker = _session(cache, ["k.0"])
+    assert worker.asked == ["k.0"]  # asked again, live

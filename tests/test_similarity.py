@@ -359,7 +359,7 @@ def test_unreadable_binary_and_huge_files_are_skipped_with_a_note(tmp_path):
     notes = {n.student: n.text for n in report.notes}
     assert "binary" in notes["binary"]
     assert "not UTF-8" in notes["latin"]
-    assert "MB" in notes["huge"]
+    assert "kB of code, more than the 256 kB" in notes["huge"]
     assert "not a readable zip" in notes["broken"]
     assert "badnb" in notes and "JSON" in notes["badnb"]
     assert "syntax" in notes  # tokenized up to the error, and compared on that

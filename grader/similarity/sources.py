@@ -17,8 +17,11 @@ from pathlib import Path
 from grader.batch.discover import Entry
 from grader.batch.unpack import UnpackError, materialize, resolve
 from grader.spec import ExerciseSpec
-from grader.submission import MAX_SOURCE_BYTES  # a module past it is not graded, nor compared
 
+# A module compared, past which it is generated or padded: what a student wrote is held to
+# grader.submission.MAX_SOURCE_BYTES already; a module made from a notebook adds its cells'
+# markers and map to that (10,000 cells of "pass": 0.4 MB).
+MAX_SOURCE_BYTES = 1024**2
 
 
 @dataclass(frozen=True)
