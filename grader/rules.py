@@ -43,7 +43,7 @@ class Use:
     """One use of a forbidden name: which, where, and whether it was seen at run time."""
 
     name: str
-    file: str  # the file's base name, as students know it
+    file: str  # where, as students know it: the file's base name, or a notebook's cell
     line: int
     runtime: bool = False
 
@@ -74,6 +74,28 @@ def message(uses: list[Use], rules: Iterable[Forbidden]) -> str | None:
     return text
 
 
+def place(filename: str, line: int) -> tuple[str, int]:
+    """Where a student finds line ``line`` of ``filename``: a module made from a notebook is
+    its cell ("softmax.ipynb, cell 4", line in that cell), any other file its base name."""
+    from grader import notebooks
+
+    found = notebooks.cell_location(filename, line)
+    if found is not None:
+        notebook, cell, in_cell = found
+        return f"{notebook}, cell {cell}", in_cell
+    return os.path.basename(filename), line
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    """``if __name__ == "__main__":`` (either way round)."""
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare) or len(node.test.ops) != 1:
+        return False
+    sides = [node.test.left, *node.test.comparators]
+    names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
+    texts = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
+    return isinstance(node.test.ops[0], ast.Eq) and len(names) == 1 and len(texts) == 1
+
+
 # --------------------------------------------------------------------------- the source check
 
 
@@ -90,15 +112,17 @@ def source_uses(path: str | Path, names: Iterable[str]) -> list[Use]:
     path = Path(path)
     try:
         tree = ast.parse(path.read_bytes(), filename=str(path))
-        return _SourceScan(tree, names, path.name).run()
+        return _SourceScan(tree, names, str(path)).run()
     except (OSError, SyntaxError, ValueError, MemoryError, RecursionError):
         return []
 
 
 class _SourceScan:
-    def __init__(self, tree: ast.AST, names: tuple[str, ...], file: str):
-        self.tree, self.file = tree, file
-        self.nodes = list(ast.walk(tree))  # walked four times below: once is enough
+    def __init__(self, tree: ast.AST, names: tuple[str, ...], path: str):
+        self.tree, self.path = tree, path
+        # Walked four times below: once is enough. Code under ``if __name__ == "__main__":``
+        # never runs when a module is graded (a student's self-test may compare with torch's).
+        self.nodes = [n for top in tree.body if not _is_main_guard(top) for n in ast.walk(top)]
         self.names = set(names)
         # A forbidden name reached by another path inside torch (``torch.nn.modules.
         # activation.Softmax``, ``torch._C._VariableFunctions.softmax``) is known by its
@@ -189,7 +213,8 @@ class _SourceScan:
 
     def _add(self, name: str, node: ast.AST) -> None:
         line = getattr(node, "lineno", 0)
-        self.found.setdefault((name, line), Use(name, self.file, line))
+        file, at = place(self.path, line)
+        self.found.setdefault((name, line), Use(name, file, at))
 
     def _match(self, dotted: str, node: ast.AST) -> None:
         if dotted in self.names:
@@ -275,7 +300,9 @@ class RuntimeGuard:
             if key in self._keys or len(self._keys) >= MAX_RECORDED:
                 return
             self._keys.add(key)
-            self._uses.append({"name": name, "file": os.path.basename(key[1]), "line": key[2]})
+        file, line = place(key[1], key[2])
+        with self._lock:
+            self._uses.append({"name": name, "file": file, "line": line})
 
     def _wrap(self, dotted: str) -> bool:
         parent, attr = _parent_of(dotted)

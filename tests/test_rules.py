@@ -315,3 +315,42 @@ def test_attention_may_use_tensor_softmax_which_softmax_forbids(grading_dir):
     source = _ATTENTION_BASE.replace(_SDPA_CALL, "    weights = scores.softmax(dim=-1)\n")
     result = _graded(grading_dir, "attention", "ok_method", source)
     assert result.score == result.max_score, [(c.name, c.message) for c in result.checks if c.status != PASSED]
+
+
+SELF_TEST = '''
+import torch
+
+def softmax(x, dim=-1):
+    e = (x - x.amax(dim, keepdim=True)).exp()
+    return e / e.sum(dim, keepdim=True)
+
+if __name__ == "__main__":  # never runs when graded: the module is imported
+    x = torch.randn(3, 4)
+    assert torch.allclose(softmax(x), torch.softmax(x, dim=-1))
+'''
+
+
+def test_a_self_test_under_the_main_guard_is_not_a_use(tmp_path):
+    path = tmp_path / "softmax.py"
+    path.write_text(SELF_TEST)
+    assert rules.source_uses(path, ["torch.softmax"]) == []
+    result = grade_file("softmax", path)
+    assert result.score == result.max_score, [c.to_json() for c in result.checks if c.status != PASSED]
+    # The same line at top level runs when the module is imported: it counts.
+    path.write_text(SELF_TEST.replace('if __name__ == "__main__":  # never runs when graded: the module is imported\n', "if True:\n"))
+    assert [u.name for u in rules.source_uses(path, ["torch.softmax"])] == ["torch.softmax"]
+
+
+def test_a_use_in_a_notebook_is_placed_in_its_cell(tmp_path):
+    import nbformat
+
+    from grader.notebooks import make_notebook
+    from grader.registry import load_registry
+
+    nb = make_notebook(load_registry().get("softmax"))
+    index, tagged = next((i, c) for i, c in enumerate(nb.cells, start=1) if c.cell_type == "code" and "def softmax" in c.source)
+    tagged.source = "import torch\n\n\ndef softmax(x, dim=-1):\n    return torch.softmax(x, dim)\n"
+    path = tmp_path / "softmax.ipynb"
+    nbformat.write(nb, str(path))
+    message = grade_file("softmax", path).checks[0].message
+    assert message.startswith(f"uses torch.softmax (softmax.ipynb, cell {index}, line 5"), message
