@@ -212,19 +212,32 @@ class _Transports:
     def config(self, spec: ExerciseSpec, role: str) -> WorkerConfig:
         log = os.path.join(self.logs, f"{spec.name}-{role}.log")
         options = self.options
+        modules = self._modules_of(spec)
         if role == "student":
-            files = {m: str(p) for m, p in self.submission.files.items()}
+            # Its own module and those it may import (ExerciseSpec.requires), whatever else the
+            # folder holds: the same in grade exercise, grade all and a batch.
+            files = {m: str(p) for m, p in self.submission.files.items() if m in modules}
             jail = JailPolicy(read_only=self.shown, device=self.device)
             return WorkerConfig(
                 "student", spec.module, files, log, options.limits, self.device, jail=jail, isolation=options.isolation,
                 forbidden=[f.name for f in spec.forbidden],
             )  # fmt: skip
-        files = {m: str(self.support[m].solution) for m in spec.requires
+        files = {m: str(self.support[m].solution) for m in modules
                  if m in self.support and self.support[m].has_solution}  # fmt: skip
         files[spec.module] = str(spec.solution)
         mistakes = str(spec.mistakes) if spec.mistakes and spec.mistakes.is_file() else None
         return WorkerConfig("reference", spec.module, files, log, Limits(call_seconds=120, exercise_seconds=1e9),
                             self.device, mistakes)  # fmt: skip
+
+    def _modules_of(self, spec: ExerciseSpec) -> set[str]:
+        """``spec``'s module and every course module it may import, transitively."""
+        modules, todo = {spec.module}, list(spec.requires)
+        while todo:
+            module = todo.pop()
+            if module not in modules:
+                modules.add(module)
+                todo += self.support[module].requires if module in self.support else []
+        return modules
 
     def make(self, spec: ExerciseSpec, role: str) -> Transport:
         if role == "student":

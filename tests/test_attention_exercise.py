@@ -242,3 +242,31 @@ def test_module_mistakes_differ_from_each_other_at_the_checked_sizes():
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             assert not torch.allclose(flat[a], flat[b]), f"{a!r} and {b!r} give the same output"
+
+
+def test_attention_may_import_the_students_own_softmax_and_every_command_agrees(tmp_path):
+    """The handout: "You may use torch.softmax here (you wrote your own in exercise 1)". A
+    folder's verdicts are the same whichever command grades it: each exercise's worker holds
+    its own module and those it may import (ExerciseSpec.requires), never the whole folder."""
+    import shutil
+
+    from conftest import grade_file
+    from grader.api import grade_exercises
+
+    root = Path(__file__).resolve().parents[1]
+    source = (root / "solutions" / "attention.py").read_text()
+    assert "weights = torch.softmax(scores, dim=-1)" in source
+    (tmp_path / "attention.py").write_text(
+        source.replace("weights = torch.softmax(scores, dim=-1)", "from softmax import softmax\n\n    weights = softmax(scores, dim=-1)"))
+    shutil.copy(root / "solutions" / "softmax.py", tmp_path)
+    alone = grade_file("attention", tmp_path)
+    assert alone.score == alone.max_score, [c.to_json() for c in alone.checks if c.points < c.max_points]
+    # A module it may not import (positional_encoding imports nothing): the same failure in both.
+    pe = (root / "solutions" / "positional_encoding.py").read_text()
+    (tmp_path / "positional_encoding.py").write_text("import attention  # noqa\n" + pe)
+    single = grade_file("positional_encoding", tmp_path)
+    together = {r.exercise: r for r in grade_exercises(["softmax", "attention", "positional_encoding"], tmp_path)}
+    assert together["attention"].score == alone.score
+    assert single.score == together["positional_encoding"].score == 0
+    assert "No module named 'attention'" in single.checks[0].message
+    assert [c.message for c in single.checks] == [c.message for c in together["positional_encoding"].checks]

@@ -8,6 +8,8 @@ EXERCISE = course_exercise(
     "Scaled dot-product and multi-head attention",
     order=2,
     section="2. Scaled dot-product and multi-head attention",
+    # "You may use torch.softmax here (you wrote your own in exercise 1)": or import that one.
+    requires=("softmax",),
     # The handout: torch.softmax may be used; "Do not call
     # torch.nn.functional.scaled_dot_product_attention or nn.MultiheadAttention".
     forbidden=forbid(

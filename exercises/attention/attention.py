@@ -27,7 +27,8 @@ Conventions:
   ``torch.nn.functional.scaled_dot_product_attention`` does. A plain ``-inf`` fill gives
   NaN there (softmax of an all ``-inf`` row): set those weights to 0 afterwards.
 - Scale by ``1 / sqrt(d_k)`` with ``d_k = q.size(-1)``.
-- You may use ``torch.softmax`` here (you wrote your own in exercise 1). Do not call
+- You may use ``torch.softmax`` here (you wrote your own in exercise 1; ``from softmax
+  import softmax`` works too, with your softmax.py beside this file). Do not call
   ``torch.nn.functional.scaled_dot_product_attention`` or ``nn.MultiheadAttention``:
   the point is to write them.
 - Keep the dtype of the inputs, do not modify q, k, v or mask in place, and keep the
