@@ -303,12 +303,29 @@ class Worker:
         out = output
         index = doc.get("output_index")
         if index is not None:
+            if not isinstance(output, (tuple, list)) or not -len(output) <= index < len(output):
+                raise NotATensor(f"a {type(output).__name__}, where the gradient check takes element {index} of a "
+                                 "tuple (the handout's return value)")  # fmt: skip
             out = output[index]
         if not isinstance(out, torch.Tensor):
             raise NotATensor(f"a {type(out).__name__}, not a tensor, so no gradient can flow back through it")
         if not out.requires_grad:
             raise RuntimeError("the output does not require grad: the autograd graph was cut (detach? no_grad? .data?)")
-        out.backward(grad_output)
+        if isinstance(grad_output, torch.Tensor) and out.shape != grad_output.shape:
+            where = f"element {index} of its output" if index is not None else "an output"
+            raise NotATensor(f"{where} of shape {tuple(out.shape)}, where the gradient check expects "
+                             f"{tuple(grad_output.shape)}")  # fmt: skip
+        try:
+            out.backward(grad_output)
+        except RuntimeError as exc:
+            if "modified by an inplace operation" not in str(exc):
+                raise
+            # Raised inside autograd, far from the line that did it: say what happened in a
+            # student's terms (torch's own text suggests anomaly detection, not theirs to run).
+            raise RuntimeError(
+                "backward failed: an in-place operation (e /= s, x[mask] = 0, x.add_(...)) changed a tensor autograd "
+                "needs for the gradient; write it out of place (e = e / s, torch.where(mask, 0, x))"
+            ) from None
         return {
             "output": output,
             "input_grads": [leaf.grad for leaf in leaves],

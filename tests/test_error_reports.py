@@ -107,3 +107,20 @@ def test_a_multi_line_error_becomes_one_line():
     err = {"type": "RuntimeError", "message": "Error(s) in loading state_dict for Head:\n\tMissing key(s) in state_dict: \"w\".\n"}
     assert format_error("load_state_dict", err) == (
         'load_state_dict raised RuntimeError: Error(s) in loading state_dict for Head: Missing key(s) in state_dict: "w".')
+
+
+def test_what_breaks_backward_is_said_in_a_students_terms(tmp_path):
+    from conftest import ROOT, grade_file
+
+    path = tmp_path / "softmax.py"
+    path.write_text("def softmax(x, dim=-1):\n    e = (x - x.amax(dim, keepdim=True)).exp()\n    e /= e.sum(dim, keepdim=True)\n"
+                    "    return e\n")
+    grads = next(c for c in grade_file("softmax", path).checks if c.name == "test_gradients_match_reference")
+    assert "an in-place operation" in grads.message and "anomaly" not in grads.message, grads.message
+    source = (ROOT / "solutions" / "attention.py").read_text()
+    end = source.index("\n", source.index("return output, weights")) if "return output, weights" in source else -1
+    assert end > 0
+    path = tmp_path / "attention.py"
+    path.write_text(source.replace("return output, weights", "return output", 1))
+    grads = next(c for c in grade_file("attention", path).checks if c.name == "test_gradients_match_reference")
+    assert "returned a Tensor, where the gradient check takes element 0 of a tuple" in grads.message, grads.message
