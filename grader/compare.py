@@ -306,10 +306,12 @@ def expect_close(
     raise CheckFailure(message, mistake=names[0] if len(names) == 1 else None)
 
 
-def repeat_hint(again: Callable[[], Any], first: Any, what: str = "two calls with the same input") -> Callable[[], str | None]:
+def repeat_hint(again: Callable[[], Any], first: Any, what: str = "two calls with the same input",
+                why: str = "is dropout on in eval mode (call .eval(); F.dropout needs training=self.training)?",
+                ) -> Callable[[], str | None]:  # fmt: skip
     """A hint (see resolve_hint) for a value check: when calling again with the same input
     gives another answer, the submission is not deterministic (dropout left on in eval
-    mode, usually), and that is what to say, not any fixed hint."""
+    mode, usually: ``why`` says what to look at), and that is what to say, not any fixed hint."""
 
     def hint() -> str | None:
         second = again()
@@ -317,7 +319,7 @@ def repeat_hint(again: Callable[[], Any], first: Any, what: str = "two calls wit
             return None
         if torch.equal(first, second) or describe_difference(second, first, rtol=1e-6, atol=1e-7) is None:
             return None
-        return f"{what} differ: is dropout on in eval mode (call .eval(); F.dropout needs training=self.training)?"
+        return f"{what} differ: {why}"
 
     return hint
 

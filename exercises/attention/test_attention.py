@@ -3,8 +3,9 @@
 import pytest
 import torch
 
+from exercises.attention import load_weights
 from grader.compare import (CheckFailure, describe_difference, expect, expect_close, expect_computed, expect_equal_tensors,
-                            expect_finite, expect_tensor, output_dtypes, repeat_hint)
+                            expect_finite, expect_tensor, first_of, output_dtypes, repeat_hint)
 from grader.remote import LazyMistakes, call_with_inputs, vjp
 
 # MultiHeadAttention is checked with head sizes hs where sqrt(d_model), d_k = hs and
@@ -88,12 +89,16 @@ def reference_weights(reference, seed, d_model, n_heads):
 def build(ns, state_dict, d_model, n_heads, causal, device, dtype=None):
     """ns.MultiHeadAttention with the given weights, on the check's device."""
     module = ns.MultiHeadAttention(d_model, n_heads, causal=causal)
-    module.load_state_dict(state_dict)
+    load_weights(ns, module, state_dict, f"MultiHeadAttention({d_model}, {n_heads})")
     if dtype is not None:
         module.to(dtype)
     if device.type != "cpu":
         module.to(str(device))
     return module
+
+
+# The checks never call .eval(): the handout's MultiHeadAttention has no dropout at all.
+NO_DROPOUT = "MultiHeadAttention must give the same output for the same input (the handout asks for no dropout)"
 
 
 def check_module(student, reference, sd, what, x, n_heads, causal, device, mask=None):
@@ -103,7 +108,7 @@ def check_module(student, reference, sd, what, x, n_heads, causal, device, mask=
     got = module(x, mask)
     want = build(reference, sd, d_model, n_heads, causal, device)(x, mask)
     mistakes = reference.diagnose(lambda ns: build(ns, sd, d_model, n_heads, causal, device)(x, mask))
-    return expect_close(got, want, what, mistakes=mistakes, hint=repeat_hint(lambda: module(x, mask), got))
+    return expect_close(got, want, what, mistakes=mistakes, hint=repeat_hint(lambda: module(x, mask), got, why=NO_DROPOUT))
 
 
 def expect_uses_queries(student, sd, x, n_heads, causal, device, out, what):
@@ -294,8 +299,9 @@ def test_mha_causal_ignores_later_tokens(student, reference, generator, device, 
     mistakes = reference.diagnose(lambda ns: build(ns, sd, C, nh, True, device)(later)[:, : t + 1])
     expect_close(after[:, : t + 1], before[:, : t + 1],
                  f"the causal output at positions 0..{t} after changing only tokens {t + 1}..{T - 1}",
-                 mistakes=mistakes, hint="With causal=True, position t may attend only to positions 0..t",
-                 against="the output before the change")
+                 mistakes=mistakes, against="the output before the change",
+                 hint=first_of(repeat_hint(lambda: module(later), after, why=NO_DROPOUT),
+                               "With causal=True, position t may attend only to positions 0..t"))
 
 
 @pytest.mark.points(1)
@@ -308,7 +314,8 @@ def test_mha_batch_elements_independent(student, reference, generator, device, s
     expect_uses_queries(student, sd, x, nh, False, device, full, f"MultiHeadAttention output for a batch of {B}")
     single = expect_finite(module(x[2:3].clone()), "MultiHeadAttention output for one sequence")
     expect_close(single, full[2:3], "the output for sequence 2 alone",
-                 hint="Batch elements must not mix: check the reshapes around the heads",
+                 hint=first_of(repeat_hint(lambda: module(x), full, why=NO_DROPOUT),
+                               "Batch elements must not mix: check the reshapes around the heads"),
                  against="its output as part of the whole batch")
 
 

@@ -6,12 +6,13 @@ Never shipped in a student kit (``@pytest.mark.hidden``).
 import pytest
 import torch
 
+from exercises.attention import load_weights
 from grader.compare import expect, expect_close, expect_finite
 
 
 def _build(ns, sd, d_model, n_heads, causal, device):
     module = ns.MultiHeadAttention(d_model, n_heads, causal=causal)
-    module.load_state_dict(sd)
+    load_weights(ns, module, sd, f"MultiHeadAttention({d_model}, {n_heads})")
     if device.type != "cpu":
         module.to(str(device))
     return module
