@@ -148,6 +148,9 @@ def describe_exception(exc: BaseException, files: set[str], main_file: str | Non
         message = str(exc)
     if isinstance(exc, NameError):
         message += _name_error_hint(exc, ([where_file] if where_file else []) + sorted(files))
+    if isinstance(exc, ModuleNotFoundError) and "not available to submissions" not in message:
+        message += (" (graded code can import the packages installed for the course and the course modules its "
+                    "handout names, nothing else; a notebook's !pip lines are not run)")
     doc = {"type": type(exc).__name__, "message": message[:2000], "where": where}
     if isinstance(exc, NotImplementedError) and not _raised_by_submitted_code(exc, files):
         # torch's "... not implemented for 'Long'": a call the library cannot do, not a stub.

@@ -124,3 +124,12 @@ def test_what_breaks_backward_is_said_in_a_students_terms(tmp_path):
     path.write_text(source.replace("return output, weights", "return output", 1))
     grads = next(c for c in grade_file("attention", path).checks if c.name == "test_gradients_match_reference")
     assert "returned a Tensor, where the gradient check takes element 0 of a tuple" in grads.message, grads.message
+
+
+def test_a_module_the_grader_does_not_have_says_what_graded_code_can_import(tmp_path):
+    from conftest import grade_file
+
+    path = tmp_path / "softmax.py"
+    path.write_text("import einops_not_installed_here\n\n\ndef softmax(x, dim=-1):\n    return x\n")
+    message = grade_file("softmax", path).checks[0].message
+    assert "No module named 'einops_not_installed_here'" in message and "!pip lines are not run" in message, message
