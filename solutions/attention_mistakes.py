@@ -183,14 +183,16 @@ MISTAKES = {
     "c_attn output read as (k, q, v); GPT-2's order is q, k, v": _order("kqv"),
     "c_attn output read as (q, v, k); GPT-2's order is q, k, v": _order("qvk"),
     "c_attn output read as (v, k, q); GPT-2's order is q, k, v": _order("vkq"),
-    "causal=True ignored: no causal mask applied": {"MultiHeadAttention": variant("MHA_not_causal", causal_mask="none")},
+    "with causal=True no causal mask takes effect (is it built and passed on, also when a mask is given, and does "
+    "scaled_dot_product_attention apply it to the output too?)": {"MultiHeadAttention": variant("MHA_not_causal", causal_mask="none")},
     "causal mask hides the token itself: position t may attend to 0..t (tril, diagonal included)": {
         "MultiHeadAttention": variant("MHA_strict_causal", causal_mask="strict")
     },
     "causal mask upside down: position t attends to later positions (use tril, not triu)": {
         "MultiHeadAttention": variant("MHA_future_causal", causal_mask="future")
     },
-    "the mask argument of forward() is ignored": {"MultiHeadAttention": variant("MHA_mask_ignored", use_mask=False)},
+    "forward's mask argument takes no effect (is it passed on, and does scaled_dot_product_attention apply it to "
+    "the output too?)": {"MultiHeadAttention": variant("MHA_mask_ignored", use_mask=False)},
     "with causal=True the mask argument is replaced by the causal mask instead of combined with it (mask & causal)": {
         "MultiHeadAttention": variant("MHA_mask_replaced_when_causal", combine_masks=False)
     },
