@@ -203,11 +203,21 @@ def describe_difference(
     if not bool(over.any()):
         return None
     flat = int(err.reshape(-1).argmax())
+    got, want = _distinct(a64.reshape(-1)[flat].item(), e64.reshape(-1)[flat].item())
     return (
         f"differs from {against}: max abs error {err.reshape(-1)[flat].item():.3g} at index "
-        f"{_index(flat, a.shape)} (got {a64.reshape(-1)[flat].item():.6g}, expected "
-        f"{e64.reshape(-1)[flat].item():.6g}); {int(over.sum())} of {a.numel()} elements are off{cast}"
+        f"{_index(flat, a.shape)} (got {got}, expected {want}); {int(over.sum())} of {a.numel()} elements are off{cast}"
     )
+
+
+def _distinct(got: float, want: float) -> tuple[str, str]:
+    """Two numbers written with as few digits (6 at least) as show them different: a float64
+    check fails on differences that 6 digits hide ("got 0.560294, expected 0.560294")."""
+    for digits in (6, 9, 12, 17):
+        a, b = f"{got:.{digits}g}", f"{want:.{digits}g}"
+        if a != b:
+            return a, b
+    return a, b
 
 
 def matching_mistakes(actual: torch.Tensor, mistakes: Mapping[str, Any] | None,

@@ -165,3 +165,6 @@ def test_describe_difference_exact_copies_and_near_misses():
     assert describe_difference(nan, nan.clone()) is None  # NaN where the reference has NaN
     assert describe_difference(a.double(), a) is None  # compared after a cast, as before
     assert "dtype" in describe_difference(a.double(), a, strict_dtype=True)
+    # A float64 difference that 6 digits would hide is written with as many as show it.
+    near = torch.tensor([0.5602941234], dtype=torch.float64)
+    assert "(got 0.560294223, expected 0.560294123)" in describe_difference(near + 1e-7, near)
