@@ -81,33 +81,23 @@ class _SharedLayerNorm(DecoderBlock):
         return x + self.mlp(self.ln_1(x))
 
 
-def _attention_not_causal(block_class: type) -> type:
-    class Block(block_class):
+def _own_attention(causal: bool = True, merge_transposed: bool = True) -> type:
+    """The block with the attention written out, one switch per mistake: no causal mask, or
+    the heads merged with a reshape straight from (B, nh, T, hs)."""
+
+    class Block(DecoderBlock):
         def forward(self, x: Tensor) -> Tensor:
             B, T, C = x.size()
             attn = self.attn
             hs = C // attn.n_heads
             q, k, v = attn.c_attn(self.ln_1(x)).split(C, dim=2)
             q, k, v = (t.view(B, T, attn.n_heads, hs).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
-            att = torch.softmax(q @ k.transpose(-2, -1) / hs**0.5, dim=-1)  # no mask
-            y = (att @ v).transpose(1, 2).reshape(B, T, C)
-            x = x + attn.c_proj(y)
-            return x + self.mlp(self.ln_2(x))
-
-    return Block
-
-
-def _heads_merged_without_transpose(block_class: type) -> type:
-    class Block(block_class):
-        def forward(self, x: Tensor) -> Tensor:
-            B, T, C = x.size()
-            attn = self.attn
-            hs = C // attn.n_heads
-            q, k, v = attn.c_attn(self.ln_1(x)).split(C, dim=2)
-            q, k, v = (t.view(B, T, attn.n_heads, hs).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
-            future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
-            att = torch.softmax((q @ k.transpose(-2, -1) / hs**0.5).masked_fill(future, float("-inf")), dim=-1)
-            y = (att @ v).reshape(B, T, C)  # (B, nh, T, hs) read as (B, T, C): heads and positions mixed
+            scores = q @ k.transpose(-2, -1) / hs**0.5
+            if causal:
+                scores = scores.masked_fill(torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1), float("-inf"))
+            y = torch.softmax(scores, dim=-1) @ v  # (B, nh, T, hs)
+            # Without the transpose, (B, nh, T, hs) is read as (B, T, C): heads and positions mix.
+            y = y.transpose(1, 2).reshape(B, T, C) if merge_transposed else y.reshape(B, T, C)
             x = x + attn.c_proj(y)
             return x + self.mlp(self.ln_2(x))
 
@@ -145,8 +135,8 @@ MISTAKES = {
         "DecoderBlock": _ResidualAroundNormalised
     },
     "attention is not causal: a position attends to later positions": {
-        "DecoderBlock": _attention_not_causal(DecoderBlock)
+        "DecoderBlock": _own_attention(causal=False)
     },
     "heads merged without transposing back: (B, nh, T, hs) goes to (B, T, nh, hs) (y.transpose(1, 2)) before the "
-    "view to (B, T, C)": {"DecoderBlock": _heads_merged_without_transpose(DecoderBlock)},
+    "view to (B, T, C)": {"DecoderBlock": _own_attention(merge_transposed=False)},
 }
