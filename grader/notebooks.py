@@ -253,12 +253,22 @@ def _cell_map(filename: str, lines: list[str] | None = None) -> dict | None:
                 lines = linecache.getlines(filename)
             if len(lines) > 1 and lines[0].startswith(HEADER_PREFIX) and lines[1].startswith(MAP_PREFIX):
                 doc = json.loads(lines[1][len(MAP_PREFIX):])
-                if isinstance(doc, dict) and isinstance(doc.get("cells"), list):
+                if _well_formed(doc):
                     cell_map = doc
         except Exception:  # noqa: BLE001 - an unreadable map means: report the file's own lines
             cell_map = None
         _maps[filename] = cell_map
     return _maps[filename]
+
+
+def _well_formed(doc) -> bool:
+    """Whether ``doc`` has the shape notebook_to_source writes. A submitted .py may carry a
+    header of its own: whatever it holds, reading it never fails (the trusted side's scan
+    of forbidden calls places uses with it)."""
+    return (isinstance(doc, dict) and isinstance(doc.get("notebook", ""), str)
+            and isinstance(doc.get("cells"), list)
+            and all(isinstance(e, list) and len(e) == 2 and all(type(v) is int for v in e) for e in doc["cells"])
+            and isinstance(doc.get("defined_elsewhere", {}), dict))  # fmt: skip
 
 
 def cell_location(filename: str, lineno: int | None, lines: list[str] | None = None) -> tuple[str, int, int] | None:
@@ -268,13 +278,9 @@ def cell_location(filename: str, lineno: int | None, lines: list[str] | None = N
     if cell_map is None or not lineno:
         return None
     found = None
-    for entry in cell_map["cells"]:
-        try:
-            index, start = int(entry[0]), int(entry[1])
-        except (TypeError, ValueError, IndexError):
-            return None
+    for index, start in cell_map["cells"]:
         if start <= lineno:
-            found = (str(cell_map.get("notebook", "")), index, lineno - start + 1)
+            found = (cell_map.get("notebook", ""), index, lineno - start + 1)
     return found
 
 
