@@ -139,7 +139,12 @@ class Session:
         if root not in (ROOT_MODULE,) and not root.startswith(MISTAKE_PREFIX) and op in ("call", "vjp"):
             # A method call may change the object: later requests see a new state.
             self._states[root] = key
-        return self._answer(reply, reply_blob, ".".join(path) or f"calling the {self._types.get(root, 'object')}")
+        return self._answer(reply, reply_blob, self.name_of(root, path))
+
+    def name_of(self, root: str, path: tuple[str, ...]) -> str:
+        """How messages name what a request reached: its attribute path, or, for a call of
+        an object itself, the object's type ("calling the DecoderBlock")."""
+        return ".".join(path) or f"calling the {self._types.get(root, 'object')}"
 
     def _answer(self, reply: dict, reply_blob: bytes, what: str) -> Any:
         """The value a reply carries, or the error it reports raised as this side's."""
@@ -305,11 +310,10 @@ def call_with_inputs(fn: Remote, *args, **kwargs) -> CallWithInputs:
 def _fields(fn: Remote, reply: Any, *fields: tuple[str, type]) -> list[Any]:
     """The named fields of a reply our worker builds as a dict. A submission can rewrite its
     own worker's replies: one of another shape is its failure, never the grader's."""
-    if isinstance(reply, dict) and all(isinstance(reply.get(name), kind) for name, kind in fields if kind is not object):
-        if all(name in reply for name, _ in fields):
-            return [reply[name] for name, _ in fields]
+    if isinstance(reply, dict) and all(name in reply and isinstance(reply[name], kind) for name, kind in fields):
+        return [reply[name] for name, _ in fields]
     session = fn._session
-    what = ".".join(fn._path) or "it"
+    what = session.name_of(fn._root, fn._path)
     error = f"{session.subject} sent a reply to {what} that the grader could not read (not the worker's own)"
     if session.transport.role != "student":
         raise ReferenceFailure(error, "ProtocolError")

@@ -85,9 +85,10 @@ class MissingName(AttributeError):
         self.name = name
 
 
-class NotATensor(TypeError):
-    """What the submission returned cannot be backpropagated through (the grader's own check
-    of a vjp output, not an error the submission raised)."""
+class UnusableOutput(TypeError):
+    """What the submission returned cannot be backpropagated through: not a tensor, not the
+    tuple the handout returns, another shape (the grader's own check of a vjp output, not
+    an error the submission raised)."""
 
 
 def _name_error_hint(exc: NameError, filenames: list[str]) -> str:
@@ -133,7 +134,7 @@ def describe_exception(exc: BaseException, files: set[str], main_file: str | Non
         where = _where(exc.filename, exc.lineno, exc.text or "")
     if isinstance(exc, MissingName):
         return {"type": "AttributeError", "message": str(exc)[:2000], "where": "", "missing": exc.name}
-    if isinstance(exc, NotATensor):
+    if isinstance(exc, UnusableOutput):
         return {"type": "TypeError", "message": str(exc), "where": "", "returned": "yes"}
     if isinstance(exc, SystemExit):
         message = f"called sys.exit({exc.code!r})"
@@ -307,16 +308,16 @@ class Worker:
         index = doc.get("output_index")
         if index is not None:
             if not isinstance(output, (tuple, list)) or not -len(output) <= index < len(output):
-                raise NotATensor(f"a {type(output).__name__}, where the gradient check takes element {index} of a "
+                raise UnusableOutput(f"a {type(output).__name__}, where the gradient check takes element {index} of a "
                                  "tuple (the handout's return value)")  # fmt: skip
             out = output[index]
         if not isinstance(out, torch.Tensor):
-            raise NotATensor(f"a {type(out).__name__}, not a tensor, so no gradient can flow back through it")
+            raise UnusableOutput(f"a {type(out).__name__}, not a tensor, so no gradient can flow back through it")
         if not out.requires_grad:
             raise RuntimeError("the output does not require grad: the autograd graph was cut (detach? no_grad? .data?)")
         if isinstance(grad_output, torch.Tensor) and out.shape != grad_output.shape:
             where = f"element {index} of its output" if index is not None else "an output"
-            raise NotATensor(f"{where} of shape {tuple(out.shape)}, where the gradient check expects "
+            raise UnusableOutput(f"{where} of shape {tuple(out.shape)}, where the gradient check expects "
                              f"{tuple(grad_output.shape)}")  # fmt: skip
         try:
             out.backward(grad_output)
