@@ -25,6 +25,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from grader.hugepages import collapse, with_huge_pages
+
 CONTROL_BYTES = 1 << 20
 
 
@@ -90,6 +92,7 @@ def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
     warm_imports()
     _warm_worker_only_imports()
     _import_modules(preload)
+    collapse()  # every worker is a fork of what we hold now
 
     statuses: dict[int, tuple[int | None, int | None]] = {}
     children: set[int] = set()
@@ -147,7 +150,11 @@ def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
                 control.send(json.dumps({"ended": len(children)}).encode())
             elif request["op"] == "import":
                 # Modules some exercise's workers import at run time (ExerciseSpec.worker_imports).
-                failed = _import_modules([str(name) for name in request["modules"]])
+                names = [str(name) for name in request["modules"]]
+                fresh = [name for name in names if name not in sys.modules]
+                failed = _import_modules(names)
+                if fresh:
+                    collapse()  # (asked again for every job: only what is new costs)
                 control.send(json.dumps({"failed": failed}).encode())
     finally:
         from grader.sandbox import kill_worker
@@ -169,22 +176,9 @@ def worker_environment(environ=None) -> dict[str, str]:
     environ = os.environ if environ is None else environ
     env = {k: v for k, v in environ.items() if k in ENVIRONMENT_KEPT or k.startswith(ENVIRONMENT_KEPT_PREFIXES)}
     env["HOME"] = "/tmp"  # a jailed worker's only writable folder
-    env["GLIBC_TUNABLES"] = _with_huge_pages(environ.get("GLIBC_TUNABLES", ""))
+    # Every worker is a fork of the zygote: malloc on huge pages makes that cheaper (grader.hugepages).
+    env["GLIBC_TUNABLES"] = with_huge_pages(environ.get("GLIBC_TUNABLES", ""))
     return env
-
-
-def _with_huge_pages(tunables: str) -> str:
-    """``tunables`` plus glibc's malloc on transparent huge pages.
-
-    Read when a process starts, so it matters to the processes started with this
-    environment (a slot, a zygote), and to everything forked from them: every worker is a
-    fork of a heap of ~80 MiB that torch's import leaves, and a fork copies the page tables
-    of it. On 2 MiB pages there are 512 times fewer to copy: a fork of the zygote takes
-    half the time (10 -> 5 ms here), and so does tearing the worker down. Where the kernel
-    has huge pages off, or glibc predates the tunable (2.35), nothing changes."""
-    setting = "glibc.malloc.hugetlb=1"
-    parts = [p for p in tunables.split(":") if p and not p.startswith("glibc.malloc.hugetlb=")]
-    return ":".join([*parts, setting])
 
 
 # A zygote forked from its client (Zygote(fork=True)) sets this as its os.environ: computed

@@ -43,6 +43,7 @@ from collections import deque
 from pathlib import Path
 
 from grader.batch.job import SUBMISSION_SECONDS
+from grader.hugepages import collapse
 
 # Seconds a slot may take past a job's own time limit before its parent gives up on it.
 GRACE = 60.0
@@ -81,6 +82,7 @@ class Slot:
         # of each forked child from walking (and so copying) those pages.
         gc.collect()
         gc.freeze()
+        collapse()  # and make the fork per submission cheaper (grader.hugepages)
 
     def _warm(self) -> None:
         """Import now what every submission's pytest session would import again."""
@@ -236,6 +238,7 @@ class Slot:
             traceback.print_exc(file=sys.stderr)
         if fresh or len(self.sessions) > known_sessions:
             gc.freeze()  # what was loaded lives as long as the slot, like our imports
+            collapse()
 
     def cleanup(self, restart_zygote: bool = False) -> int:
         """Reap the last child, remove its scratch folder, restart a zygote a submission killed."""
