@@ -16,7 +16,7 @@ from grader.results import ExerciseResult
 from grader.runner import GradeOptions, grade
 from grader.sandbox import Limits
 from grader.secret import SecretUnavailable, default_seed
-from grader.spec import ExerciseInfo, ExerciseSpec, StaticCheck, marked_points
+from grader.spec import ExerciseInfo, ExerciseSpec, StaticCheck, marked_points, required_modules
 from grader.submission import (
     Submission,
     SubmissionError,
@@ -107,13 +107,10 @@ def static_checks(spec: ExerciseSpec, include_hidden: bool = False) -> list[Stat
 def with_requirements(specs: list[ExerciseSpec], registry: Registry) -> list[ExerciseSpec]:
     """``specs`` plus the exercises whose modules they import (``requires``, and what those
     require in turn: gpt2_loading's decoder_block may import attention), each once."""
-    out = list(specs)
     by_module = {s.module: s for s in registry.ordered()}
-    for spec in out:  # grows as it goes: the requirements of requirements
-        for module in spec.requires:
-            if module in by_module and by_module[module] not in out:
-                out.append(by_module[module])
-    return out
+    # A module no installed exercise provides is skipped: there is no spec to grade it with.
+    needed = [by_module[m] for m in required_modules(specs, by_module) if m in by_module]
+    return list(specs) + [s for s in needed if s not in specs]
 
 
 def submission_for(path: Path | None, specs: list[ExerciseSpec], registry: Registry | None = None) -> Submission:

@@ -24,7 +24,7 @@ from grader.remote import Transport
 from grader.results import ERROR, CheckResult, ExerciseResult
 from grader.jail import JailPolicy
 from grader.sandbox import BEST_EFFORT, Limits
-from grader.spec import ExerciseSpec
+from grader.spec import ExerciseSpec, required_modules
 from grader.submission import Submission
 from grader.boundary import WorkerConfig
 
@@ -231,13 +231,7 @@ class _Transports:
 
     def _modules_of(self, spec: ExerciseSpec) -> set[str]:
         """``spec``'s module and every course module it may import, transitively."""
-        modules, todo = {spec.module}, list(spec.requires)
-        while todo:
-            module = todo.pop()
-            if module not in modules:
-                modules.add(module)
-                todo += self.support[module].requires if module in self.support else []
-        return modules
+        return {spec.module, *required_modules([spec], self.support)}
 
     def make(self, spec: ExerciseSpec, role: str) -> Transport:
         if role == "student":
