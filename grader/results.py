@@ -53,7 +53,9 @@ class ExerciseResult:
     device: str
     seconds: float = 0.0
     checks: list[CheckResult] = field(default_factory=list)
-    problem: str = ""  # why nothing could be graded (no file, not a notebook, ...), if so
+    # The one note on the submission itself, shown beside the grade: why nothing could be
+    # graded (no file, not a notebook, ...), or how a graded file was read (Submission.notes).
+    problem: str = ""
     seed: int | None = None  # the base seed the checks drew their inputs from (grader/secret.py)
 
     @property

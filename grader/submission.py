@@ -30,6 +30,8 @@ class Submission:
     problems: dict[str, str] = field(default_factory=dict)  # module -> why it has no file
     scratch: list[Path] = field(default_factory=list)  # the private copies (and modules made of notebooks)
     sources: dict[str, Path] = field(default_factory=dict)  # module -> the file submitted (a notebook)
+    # module -> a note on how its file was read, graded all the same (NotebookModule.note)
+    notes: dict[str, str] = field(default_factory=dict)
 
     def submitted_name(self, module: str) -> str:
         """How messages name the student's file for ``module``: softmax.py, softmax.ipynb."""
@@ -43,12 +45,14 @@ class Submission:
         self.scratch.clear()
 
 
-def _notebook_to_module(path: Path, module: str, workdir: Path) -> Path:
-    from grader.notebooks import notebook_to_source
+def _notebook_to_module(path: Path, module: str, workdir: Path) -> tuple[Path, str]:
+    """The module file made of notebook ``path``, and its note ("" for none)."""
+    from grader.notebooks import notebook_module
 
     out = workdir / f"{module}.py"
-    out.write_text(notebook_to_source(path))  # NotebookError goes to the caller
-    return out
+    made = notebook_module(path)  # NotebookError goes to the caller
+    out.write_text(made.source)
+    return out, made.note
 
 
 def _scratch() -> Path:
@@ -141,12 +145,14 @@ def _add(sub: Submission, module: str, path: Path, root: Path | None = None) -> 
         from grader.notebooks import NotebookError
 
         try:
-            copy = _notebook_to_module(copy, module, scratch)
+            copy, note = _notebook_to_module(copy, module, scratch)
         except NotebookError as exc:
             shutil.rmtree(scratch, ignore_errors=True)
             sub.problems[module] = printable(str(exc).replace(str(scratch / path.name), str(path)))  # quotes its metadata
             return
         os.chmod(copy, 0o644)
+        if note:
+            sub.notes[module] = note
     sub.scratch.append(scratch)
     sub.files[module] = copy
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -11,7 +12,9 @@ from click.testing import CliRunner
 
 from conftest import ROOT, grade_file
 from grader.cli import cli
-from grader.notebooks import METADATA_KEY, NotebookError, make_notebook, notebook_to_source, read_notebook
+from grader.notebooks import (
+    METADATA_KEY, NotebookError, make_notebook, notebook_module, notebook_to_source, read_notebook,
+)
 from grader.registry import load_registry
 
 SOLUTION = (ROOT / "solutions" / "softmax.py").read_text()
@@ -326,3 +329,68 @@ def test_a_function_written_in_an_untagged_cell_is_pointed_at(tmp_path, softmax_
     assert hint in result.checks[0].message, result.checks[0].message
     result = CliRunner().invoke(cli, ["exercise", "softmax", "--submission", str(path)])
     assert hint in " ".join(result.output.split())
+
+
+# --------------------------------------------------------------------------- a function defined twice
+
+STUB_SOFTMAX = "def softmax(x, dim=-1):\n    raise NotImplementedError\n"
+
+
+def _untagged(path: Path, *sources: str) -> Path:
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources]), str(path))
+    return path
+
+
+def test_a_function_defined_in_two_graded_cells_is_noted_and_the_later_one_graded(tmp_path):
+    """The student edited the first copy; the grader checks the second, as Python would, and
+    says so instead of leaving them to wonder why their edit earns nothing."""
+    note = "softmax is defined in cell 1 and again in cell 2; the grader uses cell 2's"
+    edited_first = _untagged(tmp_path / "softmax.ipynb", SOLUTION, STUB_SOFTMAX)
+    result = grade_file("softmax", edited_first)
+    assert result.score == 0 and result.problem == note
+    assert all("not implemented" in c.message for c in result.checks)
+    out = CliRunner().invoke(cli, ["exercise", "softmax", "--submission", str(edited_first)])
+    assert note in " ".join(out.output.split()), out.output
+    # The score is Python's to decide, never the note's: the later copy right, full marks.
+    result = grade_file("softmax", _untagged(tmp_path / "edited_last.ipynb", STUB_SOFTMAX, SOLUTION))
+    assert result.score == result.max_score and result.problem == note
+
+
+def test_a_copied_tagged_cell_names_every_copy_and_each_name_once(tmp_path, softmax_spec):
+    nb = make_notebook(softmax_spec)
+    index = next(i for i, c in enumerate(nb.cells) if _role(c) == "submission")
+    nb.cells[index].source = SOLUTION + "\n\nclass Helper:\n    pass\n"
+    for _ in range(2):  # Jupyter's copy and paste keeps the cell's metadata: tagged too
+        nb.cells.insert(index + 1, nbformat.v4.new_code_cell(nb.cells[index].source, metadata=copy.deepcopy(nb.cells[index].metadata)))
+    path = tmp_path / "softmax.ipynb"
+    nbformat.write(nb, str(path))
+    first = index + 1
+    assert notebook_module(path).note == (
+        f"softmax and Helper are defined in cells {first} and {first + 1} and again in cell {first + 2}; "
+        f"the grader uses cell {first + 2}'s")  # fmt: skip
+
+
+def test_one_definition_per_name_has_no_note(tmp_path, softmax_spec):
+    assert notebook_module(write_filled(tmp_path / "softmax.ipynb", softmax_spec, SOLUTION)).note == ""
+    twice_in_one_cell = SOLUTION + "\n" + SOLUTION.replace("import torch\n", "")
+    assert notebook_module(_untagged(tmp_path / "one.ipynb", twice_in_one_cell, "softmax(torch.ones(2))")).note == ""
+    # A left-out (untagged) cell is not graded: its copy is the other hint's business.
+    nb = make_notebook(softmax_spec)
+    nb.cells.append(nbformat.v4.new_code_cell(SOLUTION))
+    nbformat.write(nb, str(tmp_path / "tagged.ipynb"))
+    assert notebook_module(tmp_path / "tagged.ipynb").note == ""
+
+
+def test_the_note_reaches_the_batch_feedback_and_gradebook(tmp_path):
+    subs = tmp_path / "submissions"
+    subs.mkdir()
+    _untagged(subs / "ada.ipynb", SOLUTION, STUB_SOFTMAX)
+    out = tmp_path / "results"
+    result = CliRunner().invoke(cli, ["batch", str(subs), "--out", str(out), "--exercises", "softmax", "--workers", "1",
+                                      "--no-progress"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    note = "softmax is defined in cell 1 and again in cell 2; the grader uses cell 2's"
+    feedback = (out / "students" / "ada" / "feedback.txt").read_text()
+    assert note in " ".join(feedback.split()), feedback
+    assert "note: softmax is defined" in feedback
+    assert note in (out / "grades.csv").read_text()

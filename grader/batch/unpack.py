@@ -266,6 +266,7 @@ def resolve(
             sub.problems[spec.module] = f"cannot read {path.name}: {type(exc).__name__}: {exc}"
             continue
         sub.files.update(found.files)
+        sub.notes.update(found.notes)
         for module, why in found.problems.items():
             sub.problems[module] = _relative(why, root)
     return sub
