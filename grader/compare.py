@@ -347,12 +347,39 @@ def first_of(*hints: Any) -> Callable[[], str | None]:
     return hint
 
 
-def output_dtypes(value: Any) -> tuple[torch.dtype, ...]:
+def output_dtypes(value: Any, reference: Any = None) -> tuple[torch.dtype, ...]:
     """The floating dtypes of the tensors in a call's output (a tensor, or a tuple/list of
     them): pass as ``precision=`` to a gradient comparison, so an output computed in a
-    lower precision costs the dtype check, not the gradient check too."""
+    lower precision costs the dtype check, not the gradient check too.
+
+    With ``reference`` (the reference's output for the same call), also the precision each
+    tensor's values show (:func:`shown_precision`): float64 computed in float32 and cast
+    back is the same slip as a float32 output, and the dtype check reports it as one."""
     items = value if isinstance(value, (tuple, list)) else (value,)
-    return tuple(t.dtype for t in items if type(t) is torch.Tensor and t.dtype.is_floating_point)
+    dtypes = tuple(t.dtype for t in items if type(t) is torch.Tensor and t.dtype.is_floating_point)
+    if reference is None:
+        return dtypes
+    wanted = reference if isinstance(reference, (tuple, list)) else (reference,)
+    shown = (shown_precision(got, want) for got, want in zip(items, wanted))
+    return dtypes + tuple(d for d in shown if d is not None)
+
+
+def shown_precision(actual: Any, expected: Any) -> torch.dtype | None:
+    """The lower precision ``actual``'s values were computed in, when it differs from
+    ``expected`` at its own dtype's tolerance but not at that of a less precise dtype
+    (the most precise such): float64 values that match only to float32's tolerance were
+    computed in float32 somewhere and cast back. None when they match at their own
+    precision, at none (a real mistake), or are not comparable tensors."""
+    if (type(actual) is not torch.Tensor or type(expected) is not torch.Tensor or actual.shape != expected.shape
+            or not actual.dtype.is_floating_point or not expected.dtype.is_floating_point):  # fmt: skip
+        return None
+    if describe_difference(actual, expected) is None:
+        return None
+    own = looser_tolerance(actual.dtype, expected.dtype)
+    for dtype in sorted(TOLERANCES, key=tolerance):  # most precise first
+        if tolerance(dtype)[0] > own[0] and describe_difference(actual, expected, *tolerance(dtype)) is None:
+            return dtype
+    return None
 
 
 def within_row_correlation(actual: torch.Tensor, expected: torch.Tensor, dim: int = -1) -> float | None:

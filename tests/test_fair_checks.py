@@ -62,6 +62,34 @@ def test_attention_dtype_slip_costs_the_dtype_check_only():
     assert result.score == result.max_score - 2
 
 
+def test_attention_computed_in_float32_and_cast_back_costs_the_dtype_check_only():
+    """float64 weights from a float32 softmax are float32-precise: the dtype check says why it
+    fails; the gradient check holds the gradients to float32's tolerance, as it does for
+    weights returned in float32, instead of failing a second time for the same slip."""
+    result = graded("attention", "float32_cast_back.py")
+    assert failed(result) == ["test_dtypes_preserved[float64]"], failed(result)
+    assert result.score == result.max_score - 1
+    message = check_named(result, "test_dtypes_preserved[float64]").message
+    assert "weight matrix" in message and "matches the reference only to float32 precision" in message, message
+    assert "computed in float32 and cast back" in message, message
+
+
+def test_a_value_computed_in_float32_and_cast_back_shows_float32_precision():
+    import torch
+
+    from grader.compare import output_dtypes, shown_precision
+
+    exact = torch.randn(4, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64).softmax(-1)
+    cast_back = exact + 1e-6  # float32's errors after a softmax: past float64's tolerance, within float32's
+    assert shown_precision(exact.clone(), exact) is None
+    assert shown_precision(cast_back, exact) is torch.float32
+    assert shown_precision(exact.half().double(), exact) is torch.float16
+    assert shown_precision(exact.flip(-1), exact) is None  # a real mistake: wrong at every precision
+    assert shown_precision("not a tensor", exact) is None and shown_precision(exact[:2], exact) is None
+    assert output_dtypes((cast_back, exact)) == (torch.float64, torch.float64)
+    assert output_dtypes((cast_back, exact), (exact, exact)) == (torch.float64, torch.float64, torch.float32)
+
+
 def test_positional_encoding_dtype_slip_costs_the_dtype_check_only():
     result = graded("positional_encoding", "float64_table.py")
     assert failed(result) == ["test_dtype_is_float32"], failed(result)

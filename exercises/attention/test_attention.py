@@ -5,7 +5,7 @@ import torch
 
 from exercises.attention import load_weights
 from grader.compare import (CheckFailure, describe_difference, expect, expect_close, expect_computed, expect_equal_tensors,
-                            expect_finite, expect_tensor, first_of, output_dtypes, repeat_hint)
+                            expect_finite, expect_tensor, first_of, output_dtypes, repeat_hint, shown_precision)
 from grader.remote import LazyMistakes, call_with_inputs, vjp
 
 # MultiHeadAttention is checked with head sizes hs where sqrt(d_model), d_k = hs and
@@ -145,6 +145,13 @@ def test_dtypes_preserved(student, reference, generator, device, dtype):
     out, weights = pair(student.scaled_dot_product_attention(q, k, v), what)
     expect_tensor(weights, f"the weight matrix of {what}", dtype=dtype)
     expect_tensor(out, f"the output of {what}", dtype=dtype)
+    # The right dtype, computed in a lower one and cast back: say so, since the largest
+    # error alone (3e-08 in float64) does not tell a student what to look for.
+    want_out, want_weights = reference.scaled_dot_product_attention(q, k, v)
+    for got, want, name in ((weights, want_weights, "weight matrix"), (out, want_out, "output")):
+        shown = shown_precision(got, want)
+        expect(shown is None, f"the {name} of {what} matches the reference only to {str(shown)[6:]} precision: "
+                              f"it was computed in {str(shown)[6:]} and cast back; compute in the dtype of q, k and v")
     check_attention(student, reference, what, q, k, v)
 
 
@@ -221,9 +228,10 @@ def test_gradients_match_reference(student, reference, generator, device):
         lambda ns: vjp(ns.scaled_dot_product_attention, q, k, v, mask, grad_output=g, output_index=0).input_grads
     )
     expect(len(got.input_grads) == 3, "gradients should reach q, k and v")
-    # Weights computed in a lower precision are the dtype check's to report: the gradients
-    # are held to the tolerance of the least precise dtype the call returned.
-    precision = output_dtypes(got.output)
+    # Weights computed in a lower precision are the dtype check's to report (one mistake,
+    # one deduction): the gradients are held to the tolerance of the least precise dtype
+    # the call returned or computed in (float64 weights from a float32 softmax, cast back).
+    precision = output_dtypes(got.output, want.output)
     for i, (name, got_grad, want_grad) in enumerate(zip("qkv", got.input_grads, want.input_grads)):
         expect(got_grad is not None, f"no gradient reached {name}: the autograd graph was cut")
         expect_close(got_grad, want_grad, f"the gradient of the output with respect to {name}", precision=precision,

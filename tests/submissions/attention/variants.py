@@ -82,6 +82,13 @@ FAIR = {
                   "    weights = torch.exp(scores - torch.logsumexp(scores, dim=-1, keepdim=True))"),
         (MATMUL, "out = torch.bmm(weights.reshape(-1, t_q, t_k).to(v.dtype), v.reshape(-1, t_k, d_v))"),
     ],
+    # One mistake: the softmax is computed in float32 and the weights cast back, so they have
+    # the inputs' dtype but only float32's precision (float64 values off by some 1e-8).
+    "float32_cast_back.py": [
+        (DOCSTRING, '"""One mistake: the softmax is computed in float32 and cast back to the dtype of q, k, v."""'),
+        (SOFTMAX, "scores32 = scores.float()\n"
+                  "    weights = torch.exp(scores32 - torch.logsumexp(scores32, dim=-1, keepdim=True)).to(scores.dtype)"),
+    ],
 }
 
 BASES = {name: TEXTBOOK for name in WRONG} | {name: BADDBMM for name in FAIR}
