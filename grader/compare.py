@@ -373,13 +373,42 @@ def shown_precision(actual: Any, expected: Any) -> torch.dtype | None:
     if (type(actual) is not torch.Tensor or type(expected) is not torch.Tensor or actual.shape != expected.shape
             or not actual.dtype.is_floating_point or not expected.dtype.is_floating_point):  # fmt: skip
         return None
-    if describe_difference(actual, expected) is None:
+    if describe_difference(actual, expected) is None and not _past_float64_arithmetic(actual, expected):
         return None
     own = looser_tolerance(actual.dtype, expected.dtype)
     for dtype in sorted(TOLERANCES, key=tolerance):  # most precise first
         if tolerance(dtype)[0] > own[0] and describe_difference(actual, expected, *tolerance(dtype)) is None:
             return dtype
     return None
+
+
+# float64 arithmetic, however the formula is written, stays within ~1e-13 of the reference
+# on the course's inputs; float32 arithmetic cast back to float64 is ~1e-8 off. Between them,
+# within float64's tolerance (1e-7), a float32 computation can hide (a mean over a few
+# dozen terms): an error past this share of the values' scale (at least 1) shows it.
+FLOAT64_ARITHMETIC = 1e-9
+
+
+def _past_float64_arithmetic(actual: torch.Tensor, expected: torch.Tensor) -> bool:
+    """float64 values further from ``expected`` than any float64 computation of them would be."""
+    if actual.dtype != torch.float64 or expected.dtype != torch.float64 or actual.numel() == 0:
+        return False
+    a, e = actual.detach().cpu(), expected.detach().cpu()
+    if not (bool(torch.isfinite(a).all()) and bool(torch.isfinite(e).all())):
+        return False
+    scale = max(1.0, float(e.abs().max()))
+    return float((a - e).abs().max()) > FLOAT64_ARITHMETIC * scale
+
+
+def expect_own_precision(actual: Any, expected: Any, what: str, inputs: str) -> None:
+    """Fail, saying why, when ``actual`` has the right dtype but only a lower one's precision
+    (computed in float32 and cast back to float64): the largest error alone (3e-08) does not
+    tell a student what to look for. ``inputs``: what the dtype should have come from."""
+    shown = shown_precision(actual, expected)
+    if shown is not None:
+        name = str(shown).replace("torch.", "")
+        raise CheckFailure(f"{what} matches the reference only to {name} precision: it was computed in {name} and "
+                           f"cast back; compute in the dtype of {inputs}")
 
 
 def within_row_correlation(actual: torch.Tensor, expected: torch.Tensor, dim: int = -1) -> float | None:

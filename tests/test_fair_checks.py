@@ -74,6 +74,19 @@ def test_attention_computed_in_float32_and_cast_back_costs_the_dtype_check_only(
     assert "computed in float32 and cast back" in message, message
 
 
+@pytest.mark.parametrize("exercise, check, what", [
+    ("softmax", "test_dtypes_preserved[float64]", "softmax of a float64 tensor"),
+    ("ner_head", "test_loss_matches_reference", "ner_loss for float64 logits"),
+])
+def test_computed_in_float32_and_cast_back_costs_the_dtype_check_only(exercise, check, what):
+    """As for attention: the right dtype at float32's precision fails the one check that asks
+    for the dtype, saying why, and not the gradient check too."""
+    result = graded(exercise, "float32_cast_back.py")
+    assert failed(result) == [check], failed(result)
+    message = check_named(result, check).message
+    assert what in message and "only to float32 precision" in message and "cast back" in message, message
+
+
 def test_a_value_computed_in_float32_and_cast_back_shows_float32_precision():
     import torch
 

@@ -5,7 +5,7 @@ import torch
 
 from exercises.attention import load_weights
 from grader.compare import (CheckFailure, describe_difference, expect, expect_close, expect_computed, expect_equal_tensors,
-                            expect_finite, expect_tensor, first_of, output_dtypes, repeat_hint, shown_precision)
+                            expect_finite, expect_own_precision, expect_tensor, first_of, output_dtypes, repeat_hint)
 from grader.remote import LazyMistakes, call_with_inputs, vjp
 
 # MultiHeadAttention is checked with head sizes hs where sqrt(d_model), d_k = hs and
@@ -149,9 +149,7 @@ def test_dtypes_preserved(student, reference, generator, device, dtype):
     # error alone (3e-08 in float64) does not tell a student what to look for.
     want_out, want_weights = reference.scaled_dot_product_attention(q, k, v)
     for got, want, name in ((weights, want_weights, "weight matrix"), (out, want_out, "output")):
-        shown = shown_precision(got, want)
-        expect(shown is None, f"the {name} of {what} matches the reference only to {str(shown)[6:]} precision: "
-                              f"it was computed in {str(shown)[6:]} and cast back; compute in the dtype of q, k and v")
+        expect_own_precision(got, want, f"the {name} of {what}", "q, k and v")
     check_attention(student, reference, what, q, k, v)
 
 

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from exercises.ner_head.ner_data import NER_LABELS, encode_words, label_ids, ner_split
-from grader.compare import CheckFailure, expect, expect_close, expect_finite, expect_tensor, output_dtypes
+from grader.compare import (CheckFailure, expect, expect_close, expect_finite, expect_own_precision, expect_tensor,
+                            output_dtypes)
 from grader.remote import LazyMistakes, StudentError, vjp
 
 NUM_LABELS = len(NER_LABELS)
@@ -292,7 +293,9 @@ def test_loss_matches_reference(student, reference, generator, device):
         logits, labels = logits.to(device), labels.to(device)
         mistakes = reference.diagnose(lambda ns: ns.ner_loss(logits, labels))
         expected = reference.ner_loss(logits, labels)
-        got = expect_close(loss_of(student, logits, labels), expected, f"ner_loss for {what}", mistakes=mistakes,
+        loss = loss_of(student, logits, labels)
+        expect_own_precision(loss, expected, f"ner_loss for {what}", "the logits")
+        got = expect_close(loss, expected, f"ner_loss for {what}", mistakes=mistakes,
                            hint="ner_loss should be the mean cross-entropy over the positions whose label is not -100")
         # The exercise's one dtype check ("a scalar tensor in the logits' dtype"): values
         # elsewhere are compared after a cast to a common dtype.
@@ -318,9 +321,10 @@ def test_loss_ignores_positions_labelled_minus_100(student, reference, generator
     expect(leak == 0.0, f"the gradient of ner_loss is non-zero (up to {leak:.3g}) at positions labelled -100: "
                         "they must get no gradient")
     want = vjp(reference.ner_loss, logits.clone().requires_grad_(), labels, grad_output=torch.ones((), dtype=torch.float64).to(device))
-    # A loss computed in float32 costs test_loss_matches_reference's dtype check, not this too.
+    # A loss computed in float32 (cast back or not) costs test_loss_matches_reference's dtype
+    # check, not this too.
     expect_close(grad, want.input_grads[0], "the gradient of ner_loss with respect to the logits",
-                 precision=output_dtypes(got.output))
+                 precision=output_dtypes(got.output, want.output))
 
 
 # --------------------------------------------------------------------------- bio_to_spans

@@ -55,6 +55,11 @@ FAIR = {
         (DOCSTRING, '"""Correct, written differently: F.cross_entropy on logits.transpose(1, 2), as the handout\'s (B, T, L) allows."""'),
         (LOSS, "return F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100)"),
     ],
+    # One mistake: the loss is computed in float32 and cast back to the logits' dtype.
+    "float32_cast_back.py": [
+        (DOCSTRING, '"""One mistake: the loss is computed in float32 and cast back to the dtype of the logits."""'),
+        (LOSS, "return F.cross_entropy(logits.float().flatten(0, -2), labels.flatten(), ignore_index=-100).to(logits.dtype)"),
+    ],
     # Wrong: the gradients are never zeroed, so every step adds those of all earlier steps.
     "no_zero_grad.py": [
         (DOCSTRING, '"""Wrong: train_head never zeroes the gradients (they pile up over the steps)."""'),
