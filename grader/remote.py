@@ -230,7 +230,7 @@ def _handles_to_wire(value: Any) -> Any:
         converted = [_handles_to_wire(v) for v in value]
         return type(value)(converted) if type(value) in (list, tuple) else converted
     if isinstance(value, dict):
-        return {k: _handles_to_wire(v) for k, v in value.items()}
+        return {_handles_to_wire(k): _handles_to_wire(v) for k, v in value.items()}
     return value
 
 

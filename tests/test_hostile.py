@@ -45,6 +45,7 @@ def _messages(result) -> str:
         ("bigint_hello.py", "corrupted the grader's channel while being imported"),
         ("expanded_layout.py", "could not read (a tensor with a layout, which only the grader's requests carry)"),
         ("json_flood.py", "objects and lists of JSON, over the limit of 20,000"),
+        ("object_dict_key.py", "could not read (a dict key of type Remote, where only plain values may be keys)"),
         ("unprintable_message.py", "raised Boom\\u202eError: lone \\ud800 surrogate, \\x1b[2J\\x1b[31m escapes, \\x00 NUL"),
     ],
 )
