@@ -453,6 +453,18 @@ def expect_computed(actual: Any, expected: torch.Tensor, what: str = "output", *
     )
 
 
+def expect_computed_update(actual: Any, expected: torch.Tensor, x: torch.Tensor, what: str = "output") -> torch.Tensor:
+    """:func:`expect_computed` for a residual block, whose output is mostly its input ``x``
+    (an identity block's output follows the reference's with correlation ~0.8): what the
+    block adds to ``x`` must follow what the reference adds. Its known mistakes do (0.36 and
+    up here: a missing residual, post-LN, a non-causal mask); an identity, a constant or
+    noise added to ``x`` do not (|r| < 0.15). Returns ``actual``."""
+    actual = expect_tensor(actual, what, shape=expected.shape)
+    expect_computed(actual.to(expected.dtype) - x.to(expected.dtype), expected - x.to(expected.dtype),
+                    f"what {what} adds to its input", threshold=0.25)  # fmt: skip
+    return actual
+
+
 def expect_finite(actual: Any, what: str = "output") -> torch.Tensor:
     actual = expect_tensor(actual, what)
     if actual.dtype.is_floating_point and not bool(torch.isfinite(actual).all()):

@@ -46,6 +46,16 @@ def test_uniform_attention_earns_no_property_points(name):
         assert "do not depend on q and k" in check_named(result, check).message
 
 
+def test_a_decoder_block_returning_its_input_earns_no_property_points():
+    """An identity block is causal, leaves its input alone and keeps batch elements apart:
+    those properties count only for a block that adds what the reference adds."""
+    result = graded("decoder_block", "returns_input.py")
+    # Its MLP, checked on its own, is the correct one it was given.
+    assert passed(result) == ["test_parameter_names_and_shapes", "test_mlp_uses_tanh_gelu"], passed(result)
+    for check in ("test_causal", "test_input_not_modified", "test_hidden_batch_elements_independent"):
+        assert "adds to its input" in check_named(result, check).message, check_named(result, check).message
+
+
 # ----------------------------------------------------------------------------- one mistake, one deduction
 
 

@@ -12,8 +12,8 @@ import math
 import pytest
 import torch
 
-from grader.compare import (CheckFailure, describe_difference, expect, expect_close, expect_equal_tensors, expect_finite,
-                            expect_tensor, first_of, repeat_hint)
+from grader.compare import (CheckFailure, describe_difference, expect, expect_close, expect_computed_update,
+                            expect_equal_tensors, expect_finite, expect_tensor, first_of, repeat_hint)
 from grader.remote import LazyMistakes, Remote, StudentError, call_with_inputs, fetch, vjp
 
 D, H = 32, 4  # d_model, n_heads in most checks
@@ -153,12 +153,14 @@ def test_gradients_match_reference(student, reference, generator, device):
 
 
 @pytest.mark.points(2)
-def test_causal(student, generator, device):
+def test_causal(student, reference, generator, device):
     weights = random_weights(D, generator)
     block = build(student, weights, device, D, H)
     T = 8
     x = _inputs(generator, device, 2, T, D)
     out = expect_tensor(block(x), f"DecoderBlock({D}, {H})(x)", shape=x.shape, device=x.device, finite=True)
+    # A block that returns its input (or a constant) sees no later position either.
+    expect_computed_update(out, build(reference, weights, device, D, H)(x), x, f"DecoderBlock({D}, {H})(x)")
     for t in (0, 3, 6):
         changed = x.clone()
         changed[:, t + 1 :] = _inputs(generator, device, 2, T - t - 1, D)
@@ -312,11 +314,13 @@ def test_dropout_only_in_training(student, reference, generator, device):
 
 
 @pytest.mark.points(1)
-def test_input_not_modified(student, generator, device):
-    block = build(student, random_weights(D, generator), device, D, H)
+def test_input_not_modified(student, reference, generator, device):
+    weights = random_weights(D, generator)
+    block = build(student, weights, device, D, H)
     x = _inputs(generator, device, 2, 5, D)
     call = call_with_inputs(block, x)
     expect_finite(call.output, f"DecoderBlock({D}, {H})(x)")
+    expect_computed_update(call.output, build(reference, weights, device, D, H)(x), x, f"DecoderBlock({D}, {H})(x)")
     expect_equal_tensors(call.args[0], x, "the input x (the block modified it in place: write x = x + ..., not x += ...)")
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from grader.compare import expect, expect_close, expect_tensor
+from grader.compare import expect, expect_close, expect_computed_update, expect_tensor
 from grader.remote import fetch
 
 
@@ -46,11 +46,13 @@ def test_hidden_head_counts(student, reference, generator):
 
 @pytest.mark.hidden
 @pytest.mark.points(1)
-def test_hidden_batch_elements_independent(student, generator):
+def test_hidden_batch_elements_independent(student, reference, generator):
     d, h = 32, 4
-    block = _block(student, _weights(d, generator), d, h)
+    weights = _weights(d, generator)
+    block = _block(student, weights, d, h)
     x = torch.randn(4, 7, d, generator=generator, dtype=torch.float64)
     full = expect_tensor(block(x), f"DecoderBlock({d}, {h})(x)", shape=x.shape)
+    expect_computed_update(full, _block(reference, weights, d, h)(x), x, f"DecoderBlock({d}, {h})(x)")
     single = expect_tensor(block(x[2:3].clone()), f"DecoderBlock({d}, {h})(x[2:3])", shape=(1, *x.shape[1:]))
     expect_close(single, full[2:3], "the block's output for batch element 2 alone",
                  hint="Batch elements must not mix (check the reshapes around the heads)",

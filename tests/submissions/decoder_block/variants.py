@@ -11,6 +11,10 @@ TANH_GELU = 'F.gelu(self.c_fc(x), approximate="tanh")'
 RESIDUALS = "x = x + self.attn(self.ln_1(x))\n        x = x + self.mlp(self.ln_2(x))"
 
 VARIANTS = {
+    "returns_input.py": [
+        (DOCSTRING, '"""Zero effort: the block returns its input (every property of a causal block holds)."""'),
+        (RESIDUALS, "x = x * 1.0"),
+    ],
     "dropout_before_c_proj.py": [
         (DOCSTRING, '"""Wrong: the MLP\'s dropout comes before c_proj, not after it (same output in eval mode)."""'),
         ("return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate=\"tanh\")))",
