@@ -12,6 +12,7 @@ arithmetic is done on it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import torch
@@ -186,28 +187,67 @@ def describe_difference(
             f"differs in {int(diff.sum())} of {a.numel()} elements; first at {_index(flat, a.shape)}: "
             f"got {a.reshape(-1)[flat].item()}, expected {e.reshape(-1)[flat].item()}{cast}"
         )
-    a64, e64 = a.double(), e.double()
-    bad_nan = torch.isnan(a64) & ~torch.isnan(e64)
-    if bool(bad_nan.any()):
-        flat = int(bad_nan.reshape(-1).nonzero()[0])
-        return f"contains NaN ({int(bad_nan.sum())} elements, first at {_index(flat, a.shape)}) where {against} is finite{cast}"
-    bad_inf = torch.isinf(a64) & ~torch.isinf(e64)
-    if bool(bad_inf.any()):
-        flat = int(bad_inf.reshape(-1).nonzero()[0])
-        return f"contains inf ({int(bad_inf.sum())} elements, first at {_index(flat, a.shape)}) where {against} is finite{cast}"
-    both_special = (torch.isnan(a64) & torch.isnan(e64)) | (torch.isinf(a64) & (a64 == e64))
-    err = (a64 - e64).abs().masked_fill(both_special, 0.0)
-    err = torch.nan_to_num(err, nan=float("inf"))
-    limit = atol + rtol * e64.abs().nan_to_num(0.0)
-    over = err > limit
-    if not bool(over.any()):
+    found = _float_differences(a.reshape(-1), e.reshape(-1), rtol, atol)
+    if found.nan_count:
+        return (f"contains NaN ({found.nan_count} elements, first at {_index(found.nan_first, a.shape)}) where {against} "
+                f"is finite{cast}")  # fmt: skip
+    if found.inf_count:
+        return (f"contains inf ({found.inf_count} elements, first at {_index(found.inf_first, a.shape)}) where {against} "
+                f"is finite{cast}")  # fmt: skip
+    if not found.over_count:
         return None
-    flat = int(err.reshape(-1).argmax())
-    got, want = _distinct(a64.reshape(-1)[flat].item(), e64.reshape(-1)[flat].item())
+    got, want = _distinct(found.got, found.want)
     return (
-        f"differs from {against}: max abs error {err.reshape(-1)[flat].item():.3g} at index "
-        f"{_index(flat, a.shape)} (got {got}, expected {want}); {int(over.sum())} of {a.numel()} elements are off{cast}"
+        f"differs from {against}: max abs error {found.max_error:.3g} at index "
+        f"{_index(found.max_at, a.shape)} (got {got}, expected {want}); {found.over_count} of {a.numel()} elements are off{cast}"
     )
+
+
+# Elements compared at a time: float64 copies of a chunk, not of a whole tensor (a reply
+# may hold 128 million float16 values, which as float64, several times over, took 6 GB).
+CHUNK = 1 << 20
+
+
+@dataclass
+class _Differences:
+    nan_count: int = 0
+    nan_first: int = -1
+    inf_count: int = 0
+    inf_first: int = -1
+    over_count: int = 0
+    max_error: float = -1.0
+    max_at: int = -1
+    got: float = 0.0
+    want: float = 0.0
+
+
+def _float_differences(a: torch.Tensor, e: torch.Tensor, rtol: float, atol: float) -> _Differences:
+    """NaN and inf where ``e`` is finite, elements off by more than ``atol + rtol * |e|``, and
+    the largest error (its first place): flat ``a`` and ``e`` compared as float64, a chunk at
+    a time."""
+    found = _Differences()
+    for start in range(0, a.numel(), CHUNK):
+        a64, e64 = a[start : start + CHUNK].double(), e[start : start + CHUNK].double()
+        bad_nan = torch.isnan(a64) & ~torch.isnan(e64)
+        count = int(bad_nan.sum())
+        if count:
+            found.nan_first = found.nan_first if found.nan_count else start + int(bad_nan.nonzero()[0])
+            found.nan_count += count
+        bad_inf = torch.isinf(a64) & ~torch.isinf(e64)
+        count = int(bad_inf.sum())
+        if count:
+            found.inf_first = found.inf_first if found.inf_count else start + int(bad_inf.nonzero()[0])
+            found.inf_count += count
+        if found.nan_count or found.inf_count:
+            continue  # reported before any error; only their counts go on
+        both_special = (torch.isnan(a64) & torch.isnan(e64)) | (torch.isinf(a64) & (a64 == e64))
+        err = torch.nan_to_num((a64 - e64).abs().masked_fill(both_special, 0.0), nan=float("inf"))
+        found.over_count += int((err > atol + rtol * e64.abs().nan_to_num(0.0)).sum())
+        at = int(err.argmax())
+        if float(err[at]) > found.max_error:  # the first of equal maxima, as one argmax would
+            found.max_error, found.max_at = float(err[at]), start + at
+            found.got, found.want = a64[at].item(), e64[at].item()
+    return found
 
 
 def _distinct(got: float, want: float) -> tuple[str, str]:

@@ -217,7 +217,8 @@ def test_head_dropout_only_in_training(student, generator, device, seed):
     head = student.TokenClassificationHead(d_model, NUM_LABELS, dropout=0.5)
     on_device(head, device)
     head.train()
-    trained = expect_finite(head(hidden), "head(hidden) in training mode")
+    logits_shape = (*hidden.shape[:-1], NUM_LABELS)  # pinned before any arithmetic on the output
+    trained = expect_tensor(head(hidden), "head(hidden) in training mode", shape=logits_shape, finite=True)
     head.eval()
     first, second = expect_finite(head(hidden), "head(hidden) in eval mode"), head(hidden)
     expect(type(second) is torch.Tensor and torch.equal(first, second),
@@ -234,9 +235,9 @@ def test_head_dropout_only_in_training(student, generator, device, seed):
     plain = student.TokenClassificationHead(d_model, NUM_LABELS, dropout=0.0)
     on_device(plain, device)
     plain.eval()
-    at_eval = plain(hidden)
+    at_eval = expect_tensor(plain(hidden), "head(hidden) with dropout=0.0", shape=logits_shape, finite=True)
     plain.train()
-    expect_close(plain(hidden), expect_finite(at_eval), "with dropout=0.0, head(hidden) in training mode",
+    expect_close(plain(hidden), at_eval, "with dropout=0.0, head(hidden) in training mode",
                  hint="the dropout argument should set the dropout probability")
 
 
