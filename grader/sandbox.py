@@ -36,6 +36,8 @@ ISOLATION_MODES = (REQUIRED, BEST_EFFORT, OFF)
 JAIL_ROOT = "jail-root"
 # The largest file a worker may write (its scratch is capped as a whole by the jail).
 FILE_BYTES = 64 * 1024**2
+# Open files per worker: Python, torch and a submission need a few dozen.
+OPEN_FILES = 256
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,8 @@ def harden(
         (resource.RLIMIT_CORE, 0, "no core dumps"),
         (resource.RLIMIT_FSIZE, FILE_BYTES, "file size"),
         (resource.RLIMIT_CPU, int(limits.exercise_seconds) + 5, "CPU seconds"),
+        # Each pipe or socket may hold kernel memory the address-space cap does not count.
+        (resource.RLIMIT_NOFILE, OPEN_FILES, "open files"),
     ]
     if device == "cpu":
         # CUDA reserves huge virtual ranges, so an address-space cap is CPU-only.

@@ -56,6 +56,15 @@ def test_hostile_submission_earns_nothing(name, expected):
     assert expected in _messages(result)
 
 
+def test_a_worker_holds_at_most_a_few_hundred_files():
+    from grader.sandbox import OPEN_FILES
+
+    result = grade_file("softmax", HOSTILE / "fd_hoard.py", **FAST)
+    message = check_named(result, "test_values_match_reference").message
+    held = int(message.split("held ")[1].split(" pipes")[0])
+    assert "Too many open files" in message and held < OPEN_FILES // 2, message
+
+
 def test_a_submission_that_rewrites_its_workers_replies_fails_only_itself():
     result = grade_file("softmax", HOSTILE / "rewritten_replies.py", **FAST)
     checks = {c.name: c for c in result.checks}

@@ -177,6 +177,18 @@ def test_unmount_setns_unshare_ptrace_and_pidfd_are_refused():
     assert all(code == errno.EPERM for code in seen.values()), seen
 
 
+def test_memory_the_address_space_cap_does_not_count_is_refused():
+    def attempt():
+        libc = ctypes.CDLL(None, use_errno=True)
+        return {
+            "memfd_create": _errno_of(lambda: os.memfd_create("hoard")),
+            "shmget": 0 if libc.shmget(0, 1 << 20, 0o1600) >= 0 else ctypes.get_errno(),  # IPC_PRIVATE, IPC_CREAT
+        }
+
+    seen = in_jail(attempt)
+    assert all(code == errno.EPERM for code in seen.values()), seen
+
+
 def test_no_network_and_no_host_unix_socket():
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
