@@ -394,3 +394,33 @@ def test_the_note_reaches_the_batch_feedback_and_gradebook(tmp_path):
     assert note in " ".join(feedback.split()), feedback
     assert "note: softmax is defined" in feedback
     assert note in (out / "grades.csv").read_text()
+
+
+def test_outputs_and_prose_never_reach_the_notebook_parser(tmp_path, softmax_spec, monkeypatch):
+    """nbformat costs ~2 s per MB of JSON whatever it holds: a notebook of 200,000 tiny
+    outputs (or attachments, or markdown) must cost the trusted side no more than its code."""
+    nb = make_notebook(softmax_spec)
+    [cell] = [c for c in nb.cells if _role(c) == "submission"]
+    cell.source = SOLUTION
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="x")] * 200_000
+    nb.cells[0].source = "prose " * 100_000
+    path = tmp_path / "softmax.ipynb"
+    nbformat.write(nb, str(path))
+    assert path.stat().st_size > 5 * 2**20
+    seen = []
+    reads = nbformat.reads
+    monkeypatch.setattr(nbformat, "reads", lambda text, **kw: seen.append(len(text)) or reads(text, **kw))
+    source = notebook_to_source(path)
+    assert "def softmax" in source
+    assert seen and max(seen) < len(SOLUTION) + 20_000, seen
+
+
+def test_a_notebook_past_the_size_limit_is_refused_in_one_line(tmp_path, monkeypatch):
+    from grader import notebooks
+
+    monkeypatch.setattr(notebooks, "MAX_NOTEBOOK_BYTES", 1000)
+    path = tmp_path / "softmax.ipynb"
+    path.write_text(json.dumps({"cells": [], "nbformat": 4, "padding": "x" * 2000}))
+    with pytest.raises(NotebookError, match="more than the 0 MiB a notebook may have") as caught:
+        read_notebook(path)
+    assert "\n" not in str(caught.value)
