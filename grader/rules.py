@@ -96,6 +96,34 @@ def _is_main_guard(node: ast.stmt) -> bool:
     return isinstance(node.test.ops[0], ast.Eq) and len(names) == 1 and len(texts) == 1
 
 
+def _graded_statements(body: list[ast.stmt]):
+    """The statements of a module's top level (and of its top-level if/try/with/for
+    blocks, not their conditions) that :func:`_may_be_graded`."""
+    for node in body:
+        if _is_main_guard(node):
+            continue
+        if isinstance(node, (ast.If, ast.For, ast.While, ast.With, ast.Try)):
+            blocks = [getattr(node, name, []) for name in ("body", "orelse", "finalbody")]
+            blocks += [handler.body for handler in getattr(node, "handlers", [])]
+            for block in blocks:
+                yield from _graded_statements(block)
+        elif _may_be_graded(node):
+            yield node
+
+
+def _may_be_graded(node: ast.stmt) -> bool:
+    """Whether a top-level statement holds code a check may run: a definition (not a
+    ``test_...`` self-test), an import, or a name bound to something not computed at import."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return not node.name.startswith("test")
+    if isinstance(node, (ast.ClassDef, ast.Import, ast.ImportFrom)):
+        return True
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+        # softmax = torch.softmax or a lambda counts; expected = torch.softmax(x) ran once.
+        return not isinstance(node.value, ast.Call) or any(isinstance(n, ast.Lambda) for n in ast.walk(node.value))
+    return False
+
+
 # --------------------------------------------------------------------------- the source check
 
 
@@ -123,6 +151,12 @@ class _SourceScan:
         # Walked four times below: once is enough. Code under ``if __name__ == "__main__":``
         # never runs when a module is graded (a student's self-test may compare with torch's).
         self.nodes = [n for top in tree.body if not _is_main_guard(top) for n in ast.walk(top)]
+        # Where a use counts: not in what only runs once at import (a notebook's cell that
+        # prints torch.allclose(softmax(x), torch.softmax(x, -1)), a top-level assert) nor in
+        # a self-test function (def test_...), which compute nothing a check calls. A name
+        # bound at top level (softmax = torch.softmax), imported, or used inside the
+        # module's other functions and classes counts.
+        self.scanned = [n for top in _graded_statements(tree.body) for n in ast.walk(top)]
         self.names = set(names)
         # A forbidden name reached by another path inside torch (``torch.nn.modules.
         # activation.Softmax``, ``torch._C._VariableFunctions.softmax``) is known by its
@@ -137,11 +171,12 @@ class _SourceScan:
         self.stars: list[str] = []  # modules imported with *
         self.bound: set[str] = set()  # names the module defines itself
         self.own_methods: set[str] = set()  # methods defined in the module's classes
+        self.own_objects: set[str] = {"self", "cls"}  # the module's classes and their instances
         self.found: dict[tuple[str, int], Use] = {}
 
     def run(self) -> list[Use]:
         self._collect()
-        for node in self.nodes:
+        for node in self.scanned:
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 for a in node.names:
                     if a.name != "*":
@@ -177,6 +212,7 @@ class _SourceScan:
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 self.bound.add(node.name)
                 if isinstance(node, ast.ClassDef):
+                    self.own_objects.add(node.name)
                     for item in node.body:
                         if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                             self.own_methods.add(item.name)
@@ -196,6 +232,10 @@ class _SourceScan:
                     dotted = self._resolve(node.value)
                     if dotted is not None and dotted.split(".")[0] == "torch":
                         self.aliases[node.targets[0].id] = dotted
+                    value = node.value
+                    if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+                            and value.func.id in self.own_objects):  # fmt: skip
+                        self.own_objects.add(node.targets[0].id)  # _impl = StableSoftmax()
 
     def _resolve(self, node: ast.AST) -> str | None:
         """The dotted name an expression stands for, if the scan can tell."""
@@ -229,8 +269,8 @@ class _SourceScan:
             return
         if attr not in self.by_last:
             return
-        if isinstance(base, ast.Name) and base.id in ("self", "cls") and attr in self.own_methods:
-            return  # the submission's own method of that name
+        if isinstance(base, ast.Name) and base.id in self.own_objects and attr in self.own_methods:
+            return  # the submission's own method of that name (self.softmax, Helper.softmax, _impl.softmax)
         self._add(self.by_last[attr], node)
 
     def _name(self, node: ast.Name) -> None:

@@ -336,9 +336,67 @@ def test_a_self_test_under_the_main_guard_is_not_a_use(tmp_path):
     assert rules.source_uses(path, ["torch.softmax"]) == []
     result = grade_file("softmax", path)
     assert result.score == result.max_score, [c.to_json() for c in result.checks if c.status != PASSED]
-    # The same line at top level runs when the module is imported: it counts.
+    # The same lines at top level run once, at import: a comparison, not the graded softmax.
     path.write_text(SELF_TEST.replace('if __name__ == "__main__":  # never runs when graded: the module is imported\n', "if True:\n"))
-    assert [u.name for u in rules.source_uses(path, ["torch.softmax"])] == ["torch.softmax"]
+    assert rules.source_uses(path, ["torch.softmax"]) == []
+    result = grade_file("softmax", path)
+    assert result.score == result.max_score, [c.to_json() for c in result.checks if c.status != PASSED]
+
+
+SELF_TESTS_AND_HELPERS = {
+    # A comparison in a test function, as pytest would collect it.
+    "test_function": SELF_TEST.replace('if __name__ == "__main__":  # never runs when graded: the module is imported\n',
+                                       "def test_against_torch():\n"),
+    # A notebook's check cell, all code cells graded.
+    "check_cell": SELF_TEST.replace('if __name__ == "__main__":  # never runs when graded: the module is imported\n    ',
+                                    "").replace("    assert", "print(") + ")\n",
+    # The maths in a class of the student's own, called through the class or an instance.
+    "static_method": '''
+import torch
+
+class StableSoftmax:
+    @staticmethod
+    def softmax(x, dim=-1):
+        e = (x - x.amax(dim, keepdim=True)).exp()
+        return e / e.sum(dim, keepdim=True)
+
+def softmax(x, dim=-1):
+    return StableSoftmax.softmax(x, dim)
+''',
+    "instance_method": '''
+import torch
+
+class _Impl:
+    def softmax(self, x, dim):
+        e = (x - x.amax(dim, keepdim=True)).exp()
+        return e / e.sum(dim, keepdim=True)
+
+_impl = _Impl()
+
+def softmax(x, dim=-1):
+    return _impl.softmax(x, dim)
+''',
+}
+
+
+@pytest.mark.parametrize("case", sorted(SELF_TESTS_AND_HELPERS))
+def test_self_tests_and_own_helpers_are_not_uses(tmp_path, case):
+    path = tmp_path / "softmax.py"
+    path.write_text(SELF_TESTS_AND_HELPERS[case])
+    assert rules.source_uses(path, ["torch.softmax", "torch.Tensor.softmax"]) == []
+    result = grade_file("softmax", path)
+    assert result.score == result.max_score, [c.to_json() for c in result.checks if c.status != PASSED]
+
+
+@pytest.mark.parametrize("source", [
+    "import torch\nsoftmax = torch.softmax\n",
+    "import torch\nsoftmax = lambda x, dim=-1: torch.softmax(x, dim)\n",
+    "import torch\ntry:\n    def softmax(x, dim=-1):\n        return x.softmax(dim)\nexcept Exception:\n    pass\n",
+])
+def test_a_forbidden_name_bound_at_top_level_still_counts(tmp_path, source):
+    path = tmp_path / "softmax.py"
+    path.write_text(source)
+    assert rules.source_uses(path, ["torch.softmax", "torch.Tensor.softmax"]), source
 
 
 def test_a_use_in_a_notebook_is_placed_in_its_cell(tmp_path):
