@@ -54,6 +54,8 @@ def failures(result) -> list:
             "test_lm_head_tied_to_wte": "does not tie lm_head to wte",
             "test_logits_match_reference": "lm_head is not tied to wte",
         }),
+        # The same data, two Parameters: equal data_ptr, trained apart.
+        ("tied_by_data.py", {"test_lm_head_tied_to_wte": "sharing the data (.data = ...) leaves two Parameters"}),
         ("no_wpe.py", {
             "test_logits_match_reference": "known mistake: position embeddings (wpe) not added",
             "test_greedy_generation_matches_reference": "known mistake: position embeddings (wpe) not added",
@@ -67,7 +69,7 @@ def failures(result) -> list:
         }),
         ("not_eval.py", {"test_loaded_weights_match_checkpoint": "returned the model in training mode"}),
     ],
-    ids=["no_transpose", "untied", "no_wpe", "no_crop", "positions_from_one", "not_eval"],
+    ids=["no_transpose", "untied", "tied_by_data", "no_wpe", "no_crop", "positions_from_one", "not_eval"],
 )
 def test_wrong_submissions_get_partial_scores_and_named_mistakes(tmp_path, name, expected):
     result = grade_file("gpt2_loading", submission(tmp_path, write_variant(tmp_path, name)), include_hidden=False)

@@ -264,12 +264,22 @@ def test_loaded_weights_match_checkpoint(student, checkpoint):
 def test_lm_head_tied_to_wte(student, checkpoint):
     config = {k: checkpoint.config[k] for k in ("n_positions", "n_layer", "n_head", "layer_norm_epsilon")}
     fresh = student.GPT(student.GPTConfig(vocab_size=96, n_embd=checkpoint.config["n_embd"], **config))
-    expect(fresh.lm_head.weight.data_ptr() == fresh.wte.weight.data_ptr(),
-           "GPT(config) does not tie lm_head to wte: they must be one Parameter (self.lm_head.weight = self.wte.weight)")
+    untied = "GPT(config) does not tie lm_head to wte: they must be one Parameter (self.lm_head.weight = self.wte.weight)"
+    expect(fresh.lm_head.weight.data_ptr() == fresh.wte.weight.data_ptr(), untied)
+    expect(_one_parameter(fresh), untied + "; sharing the data (.data = ...) leaves two Parameters, trained apart")
     model = load(student, checkpoint.folder)
-    expect(model.lm_head.weight.data_ptr() == model.wte.weight.data_ptr(),
-           "after load_gpt2, lm_head.weight is no longer the same Parameter as wte.weight: copy the tensors in with "
-           "load_state_dict (not assign=True, not new nn.Parameter objects), or tie them again after loading")
+    after_load = ("after load_gpt2, lm_head.weight is no longer the same Parameter as wte.weight: copy the tensors in "
+                  "with load_state_dict (not assign=True, not new nn.Parameter objects), or tie them again after loading")
+    expect(model.lm_head.weight.data_ptr() == model.wte.weight.data_ptr(), after_load)
+    expect(_one_parameter(model), after_load)
+
+
+def _one_parameter(model: Remote) -> bool:
+    """Whether ``model.lm_head.weight`` is ``model.wte.weight`` itself, not a second Parameter
+    on the same data (equal data_ptr): switching wte's gradient off switches off lm_head's
+    only if they are one object. Asks for a flag, never for the (vocab, n_embd) tensors."""
+    model.wte.requires_grad_(False)
+    return fetch(model.lm_head.weight.requires_grad) is False
 
 
 @pytest.mark.points(2)

@@ -19,6 +19,10 @@ VARIANTS = {
                     'so it stays random."""'),
         ("        self.lm_head.weight = self.wte.weight\n", ""),
     ],
+    "tied_by_data.py": [
+        (DOCSTRING, '"""Wrong on purpose: lm_head shares wte\'s data (.data =) but is a Parameter of its own."""'),
+        ("        self.lm_head.weight = self.wte.weight\n", "        self.lm_head.weight.data = self.wte.weight.data\n"),
+    ],
     "no_wpe.py": [
         (DOCSTRING, '"""Wrong on purpose: forgets the position embeddings in forward."""'),
         ("x = self.wte(idx) + self.wpe(pos)[None]", "x = self.wte(idx)"),
