@@ -21,6 +21,7 @@ def graded(name: str):
         ("in_place.py", "test_input_not_modified", "modified it in place"),
         ("detached.py", "test_gradients_match_reference", "graph was cut"),
         ("ends_max.py", "test_large_inputs_stay_finite", "contains NaN"),
+        ("default_dim1.py", "test_default_dim_is_last", "along the last dimension"),
     ],
 )
 def test_wrong_submissions_get_partial_scores_and_named_mistakes(name, check, expected_message):
