@@ -78,6 +78,18 @@ def _dtype(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
+def kind_of(value: Any) -> str:
+    """How a message names what a call returned: "a tensor of shape (2, 3)", "a list", "an
+    object of type set" (what stayed in the worker: a set, a generator, a numpy array)."""
+    if type(value) is torch.Tensor:
+        return f"a tensor of shape {tuple(value.shape)}"
+    if isinstance(value, Remote):
+        return f"an object of type {value._type}"
+    if isinstance(value, torch.Tensor):
+        return f"a tensor subclass {type(value).__name__}"
+    return f"a {type(value).__name__}"
+
+
 def expect_tensor(
     value: Any,
     what: str = "output",
@@ -98,13 +110,7 @@ def expect_tensor(
     check (value comparisons cast to a common dtype, so one slip costs one check).
     """
     if type(value) is not torch.Tensor:
-        if isinstance(value, Remote):
-            got = f"an object of type {value._type}"
-        elif isinstance(value, torch.Tensor):
-            got = f"a tensor subclass {type(value).__name__}"
-        else:
-            got = f"a {type(value).__name__}"
-        raise CheckFailure(f"{what} should be a torch.Tensor, got {got}")
+        raise CheckFailure(f"{what} should be a torch.Tensor, got {kind_of(value)}")
     if like is not None:
         shape = like.shape if shape is None else shape
         dtype = like.dtype if dtype is None else dtype

@@ -143,3 +143,11 @@ def test_mistake_variants_differ_from_the_reference(reference):
 def test_reference_alignment_on_the_handout_example(reference):
     word_ids = [None, 0, 0, 1, 1, 1, 1, 1, 2, 3, 3, 3, 3, 4, None]
     assert reference.align_labels(word_ids, [1, 2, 0, 3, 0]) == [-100, 1, -100, 2, -100, -100, -100, -100, 0, 3, -100, -100, -100, 0, -100]
+
+
+def test_what_stayed_in_the_worker_is_named_by_its_type():
+    from conftest import check_named, graded
+
+    result = graded("ner_head", "spans_as_set.py")
+    message = check_named(result, "test_bio_to_spans").message
+    assert "got an object of type set" in message and "Remote" not in message and "<remote" not in message, message

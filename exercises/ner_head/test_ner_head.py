@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from exercises.ner_head.ner_data import NER_LABELS, encode_words, label_ids, ner_split
-from grader.compare import (CheckFailure, expect, expect_close, expect_finite, expect_own_precision, expect_tensor,
+from grader.compare import (CheckFailure, expect, expect_close, expect_finite, expect_own_precision, expect_tensor, kind_of,
                             output_dtypes)
-from grader.remote import LazyMistakes, StudentError, vjp
+from grader.remote import LazyMistakes, Remote, StudentError, vjp
 
 NUM_LABELS = len(NER_LABELS)
 IGNORE = -100
@@ -23,12 +23,15 @@ IGNORE = -100
 
 
 def _short(value, limit: int = 240) -> str:
+    if isinstance(value, Remote):
+        return kind_of(value)  # stayed in the worker: only its type is known here
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 4] + " ...]"
 
 
-def _kind(value) -> str:
-    return f"a tensor of shape {tuple(value.shape)}" if type(value) is torch.Tensor else f"a {type(value).__name__}"
+def _described(value) -> str:
+    """What came back, for a message: its kind, and its value where it is data."""
+    return kind_of(value) if isinstance(value, Remote) else f"{kind_of(value)}: {_short(value)}"
 
 
 def as_int_list(value, what: str) -> list[int]:
@@ -37,7 +40,7 @@ def as_int_list(value, what: str) -> list[int]:
         return [int(v) for v in value.tolist()]
     if type(value) in (list, tuple) and all(type(v) is int for v in value):
         return list(value)
-    raise CheckFailure(f"{what} should return a list of ints, got {_kind(value)}: {_short(value)}")
+    raise CheckFailure(f"{what} should return a list of ints, got {_described(value)}")
 
 
 def as_spans(value, what: str) -> list[tuple[str, int, int]]:
@@ -47,7 +50,7 @@ def as_spans(value, what: str) -> list[tuple[str, int, int]]:
 
     if type(value) in (list, tuple) and all(is_span(s) for s in value):
         return [tuple(s) for s in value]
-    raise CheckFailure(f"{what} should return a list of (type, start, end) tuples, got {_kind(value)}: {_short(value)}")
+    raise CheckFailure(f"{what} should return a list of (type, start, end) tuples, got {_described(value)}")
 
 
 def expect_same_lists(cases: list[tuple[str, object, object, dict]]) -> None:
@@ -191,7 +194,7 @@ def test_head_parameters(student):
     head = student.TokenClassificationHead(24, NUM_LABELS)
     state = head.state_dict()
     expect(type(state) is dict and all(type(v) is torch.Tensor for v in state.values()),
-           f"head.state_dict() should be a dict of tensors, got {_kind(state)}")
+           f"head.state_dict() should be a dict of tensors, got {kind_of(state)}")
     want = {"classifier.weight": (NUM_LABELS, 24), "classifier.bias": (NUM_LABELS,)}
     got = {name: tuple(t.shape) for name, t in state.items()}
     expect(got == want, f"TokenClassificationHead(24, {NUM_LABELS}) should have exactly the parameters {want}, "
@@ -476,7 +479,7 @@ def test_training_reaches_reference_f1(student, reference, seed, device):
     ref_f1, ref_losses = _train_and_score(reference, seed, device, train, test, "the reference")
     expect(type(losses) in (list, tuple) and len(losses) == STEPS and all(type(v) is float for v in losses),
            f"train_head(..., steps={STEPS}) should return {STEPS} losses as Python floats (loss.item()), "
-           f"got {_kind(losses)}: {_short(losses, 120)}")
+           f"got {kind_of(losses)}: {_short(losses, 120)}")
     expect(all(math.isfinite(v) for v in losses), f"train_head's losses are not all finite: {_short(losses, 160)}")
     expect(losses[-1] < 0.7 * losses[0],
            f"train_head's loss went from {losses[0]:.3f} to only {losses[-1]:.3f} in {STEPS} steps "
@@ -519,5 +522,5 @@ def _few_steps(ns, seed, device, x, y, lr: float) -> list:
     head = ns.TokenClassificationHead(3 * EMBED, NUM_LABELS, dropout=0.0)
     on_device(head, device)
     losses = ns.train_head(head, x.to(device), y.to(device), steps=3, lr=lr)
-    expect(type(losses) in (list, tuple), f"train_head(..., steps=3) should return a list of losses, got {_kind(losses)}")
+    expect(type(losses) in (list, tuple), f"train_head(..., steps=3) should return a list of losses, got {kind_of(losses)}")
     return list(losses)

@@ -60,6 +60,12 @@ FAIR = {
         (DOCSTRING, '"""One mistake: the loss is computed in float32 and cast back to the dtype of the logits."""'),
         (LOSS, "return F.cross_entropy(logits.float().flatten(0, -2), labels.flatten(), ignore_index=-100).to(logits.dtype)"),
     ],
+    # Wrong: the spans come back as a set, which stays in the worker (not data): the message
+    # names its type, not the grader's proxy.
+    "spans_as_set.py": [
+        (DOCSTRING, '"""Wrong: bio_to_spans returns a set of spans."""'),
+        (SPANS, "return {tuple(s) for s in spans}"),
+    ],
     # Wrong: the gradients are never zeroed, so every step adds those of all earlier steps.
     "no_zero_grad.py": [
         (DOCSTRING, '"""Wrong: train_head never zeroes the gradients (they pile up over the steps)."""'),
