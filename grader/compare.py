@@ -12,6 +12,7 @@ arithmetic is done on it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -76,6 +77,22 @@ def _index(flat: int, shape: torch.Size) -> str:
 
 def _dtype(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
+
+
+_SIZE_MISMATCH = re.compile(r"size mismatch for ([\w.]+): copying a param with shape torch\.Size\(\[([\d, ]*)\]\) "
+                            r"from checkpoint, the shape in current model is torch\.Size\(\[([\d, ]*)\]\)")
+
+
+def shapes_refused(error: str, what: str) -> str | None:
+    """What a ``load_state_dict`` that refused the check's weights for their shape means, in
+    a student's terms ("DecoderBlock(32, 4)'s mlp.c_fc.weight has shape (64, 32), where
+    GPT-2's weights have (128, 32)"), or None for another error. ``what``: the module."""
+    found = _SIZE_MISMATCH.search(error)
+    if found is None:
+        return None
+    name, given, own = found.groups()
+    return (f"{what}'s {name} has shape ({own}), where the check's weights have ({given}), so they cannot be loaded "
+            "into it (see the handout for each layer's size)")
 
 
 def kind_of(value: Any) -> str:

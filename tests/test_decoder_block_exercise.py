@@ -234,3 +234,15 @@ def test_a_block_may_import_the_students_own_attention(tmp_path):
     shutil.copy(ROOT / "solutions" / "gpt2_loading.py", tmp_path)
     (gpt2,) = grade_exercises(["gpt2_loading"], tmp_path)
     assert gpt2.score == gpt2.max_score, [c.to_json() for c in gpt2.checks if c.status != PASSED]
+
+
+def test_weights_of_another_shape_are_named_in_the_students_terms():
+    """load_state_dict's size mismatch, raised inside a call the student never wrote, is said
+    as the layer and both shapes."""
+    from conftest import check_named, graded
+
+    result = graded("decoder_block", "mlp_hidden_2x.py")
+    message = check_named(result, "test_output_matches_reference").message
+    assert message.startswith("DecoderBlock(32, 4)'s mlp.c_fc.weight has shape (64, 32), where the check's weights "
+                              "have (128, 32)"), message
+    assert "load_state_dict" not in message and "torch.Size" not in message, message

@@ -11,6 +11,11 @@ TANH_GELU = 'F.gelu(self.c_fc(x), approximate="tanh")'
 RESIDUALS = "x = x + self.attn(self.ln_1(x))\n        x = x + self.mlp(self.ln_2(x))"
 
 VARIANTS = {
+    "mlp_hidden_2x.py": [
+        (DOCSTRING, '"""Wrong: the MLP widens to 2 * d_model, not 4 * d_model."""'),
+        ("self.c_fc = nn.Linear(d_model, 4 * d_model)\n        self.c_proj = nn.Linear(4 * d_model, d_model)",
+         "self.c_fc = nn.Linear(d_model, 2 * d_model)\n        self.c_proj = nn.Linear(2 * d_model, d_model)"),
+    ],
     "returns_input.py": [
         (DOCSTRING, '"""Zero effort: the block returns its input (every property of a causal block holds)."""'),
         (RESIDUALS, "x = x * 1.0"),
