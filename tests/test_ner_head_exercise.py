@@ -151,3 +151,11 @@ def test_what_stayed_in_the_worker_is_named_by_its_type():
     result = graded("ner_head", "spans_as_set.py")
     message = check_named(result, "test_bio_to_spans").message
     assert "got an object of type set" in message and "Remote" not in message and "<remote" not in message, message
+
+
+def test_losses_recorded_after_the_update_are_said_so():
+    from conftest import check_named, graded
+
+    result = graded("ner_head", "loss_after_step.py")
+    message = check_named(result, "test_training_reaches_reference_f1").message
+    assert "Each of your losses is the reference's of the next step" in message, message

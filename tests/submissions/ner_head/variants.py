@@ -66,6 +66,12 @@ FAIR = {
         (DOCSTRING, '"""Wrong: bio_to_spans returns a set of spans."""'),
         (SPANS, "return {tuple(s) for s in spans}"),
     ],
+    # Wrong: each loss is recorded after the update, so every one is the next step's.
+    "loss_after_step.py": [
+        (DOCSTRING, '"""Wrong: train_head records the loss of the logits after each update."""'),
+        ("        optimizer.step()\n        losses.append(float(loss))\n",
+         "        optimizer.step()\n        losses.append(float(ner_loss(head(features), labels)))\n"),
+    ],
     # Wrong: the gradients are never zeroed, so every step adds those of all earlier steps.
     "no_zero_grad.py": [
         (DOCSTRING, '"""Wrong: train_head never zeroes the gradients (they pile up over the steps)."""'),
