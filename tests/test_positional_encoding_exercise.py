@@ -24,6 +24,7 @@ def graded(name: str):
         ("concatenated.py", "test_values_match_reference", "concatenated as two halves"),
         ("exponent_i.py", "test_values_match_reference", "exponent i/d_model instead of 2i/d_model"),
         ("from_one.py", "test_values_match_reference", "positions start at 1"),
+        ("linspace_positions.py", "test_values_match_reference", "the positions are scaled"),
         ("from_one.py", "test_even_columns_sine_odd_columns_cosine", "row 0 (position 0) should be [0, 1, 0, 1"),
         ("float16_positions.py", "test_large_positions_stay_accurate", "compute the angles in float64"),
         ("no_validation.py", "test_rejects_bad_d_model", "should raise ValueError"),

@@ -57,6 +57,12 @@ def frequency_hint(pe: torch.Tensor, max_len: int, d_model: int):
         bad = ((got - want).abs() > 1e-4).nonzero()
         if not len(bad):
             return None
+        ratio = got / want
+        if len(bad) == len(want) and float((ratio - ratio[0]).abs().max()) < 1e-3 * abs(float(ratio[0])):
+            # Every pair off by one factor: the frequencies are right, position 1 is not 1.
+            return (f"sin/cos are interleaved correctly and the frequencies too, but every column pair's angle at "
+                    f"position 1 is {float(ratio[0]):.4g} times the expected one: the positions are scaled. Row p "
+                    f"holds position p itself (torch.arange(max_len)), not positions spread over [0, 1] or normalised")
         i = int(bad[0])
         integer = " (integer division? 2i // d_model is 0: divide as floats)" if abs(float(got[i]) - 1.0) < 1e-4 and i else ""
         return (f"sin/cos are interleaved correctly but the frequencies are wrong: at position 1 columns {2 * i}, {2 * i + 1} "
