@@ -284,8 +284,10 @@ class LiveTransport:
             return worker.request(doc, blob, limit)
         except _Timeout as t:
             exhausted = t.seconds < self.config.limits.call_seconds
-            what = "the exercise's time budget ran out" if exhausted else f"the call took longer than {t.seconds:g} s"
-            text = f"{self.subject} did not return: {what} (an endless loop?); the worker was stopped"
+            called = _called_name(doc)
+            what = "the exercise's time budget ran out" if exhausted else f"{called} took longer than {t.seconds:g} s"
+            text = (f"{self.subject} did not return: {what} (an endless loop, or code much too slow for the checks' "
+                    "small inputs?); the worker was stopped")
             if not exhausted:  # past the budget, every later call says "out of time" anyway
                 self.hung[call] = text + "; later calls of it were not tried"
             raise self._error(text, "Timeout") from None
@@ -329,6 +331,15 @@ def _call_signature(doc: dict) -> str:
     if root != "module" and not root.startswith("mistake:"):
         root = "object"
     return json.dumps([root, target.get("path", [])])  # a call and its vjp run the same code
+
+
+def _called_name(doc: dict) -> str:
+    """How a timeout names what was called: "train_head", "the call" (of an object)."""
+    target = doc.get("target") if isinstance(doc.get("target"), dict) else {}
+    path = [str(p) for p in target.get("path", []) if isinstance(p, str)]
+    if doc.get("op") in ("call", "vjp") and path:
+        return ".".join(path)
+    return "the call"
 
 
 def _status_text(status) -> str:
