@@ -44,8 +44,8 @@ from grader.usage import UsageError, exercise_names
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
               help="Where the checks' tensors live (cpu: the same scores on every machine).")
 @click.option("--seed", type=int, default=None,
-              help="One seed for every student's inputs (default: each student's own, derived from this "
-                   "install's grading secret and the student id).")
+              help="One seed for every student's inputs (default: one per batch, derived from this install's "
+                   "grading secret and a nonce kept in RESULTS for --resume).")
 @click.option("--checkpoint", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
               envvar="GRADER_GPT2_CHECKPOINT", help="GPT-2 checkpoint folder for gpt2_loading (HF layout).")
 @click.option("--deadline", default=None, metavar="ISO-TIME",
