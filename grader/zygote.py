@@ -92,6 +92,9 @@ def _serve(control: socket.socket, preload: tuple[str, ...] = ()) -> None:
     warm_imports()
     _warm_worker_only_imports()
     _import_modules(preload)
+    from grader.jail import prepare_filter
+
+    prepare_filter()  # written once here, loaded by each worker
     collapse()  # every worker is a fork of what we hold now
 
     statuses: dict[int, tuple[int | None, int | None]] = {}
