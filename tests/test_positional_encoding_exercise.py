@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import SUBMISSIONS, assert_named_failure
+from conftest import SUBMISSIONS, assert_named_failure, check_named
 from conftest import graded as graded_submission
 
 from grader.results import PASSED
@@ -31,6 +31,7 @@ def graded(name: str):
         ("no_validation.py", "test_rejects_bad_max_len", "returned a tensor of shape (0, 8)"),
         ("no_validation.py", "test_dtype_is_float32", "has dtype float64, expected float32"),
         # The hidden prefix check says what is wrong with the shape, not "do not scale by max_len".
+        ("batch_dim.py", "test_large_positions_stay_accurate", "has shape (1, "),
         ("batch_dim.py", "test_hidden_rows_do_not_depend_on_max_len",
          "sinusoidal_positional_encoding(100, 32) has shape (1, 100, 32), expected (100, 32)"),
     ],
@@ -101,3 +102,8 @@ def test_every_known_mistake_differs_from_the_reference():
         wrong = overrides["sinusoidal_positional_encoding"](50, 16)
         assert wrong.shape == reference.shape and wrong.dtype == reference.dtype, name
         assert (wrong - reference).abs().max() > 0.1, name
+
+
+def test_a_shape_failure_on_large_positions_says_only_the_shape():
+    message = check_named(graded("batch_dim.py"), "test_large_positions_stay_accurate").message
+    assert "rows are off" not in message and message.rstrip().endswith(")"), message
