@@ -37,6 +37,20 @@ def _with_mlp(mlp_class: type) -> type:
     return Block
 
 
+class _EpsOutsideSqrtLayerNorm(torch.nn.LayerNorm):
+    def forward(self, x: Tensor) -> Tensor:
+        mean = x.mean(-1, keepdim=True)
+        var = x.var(-1, keepdim=True, unbiased=False)
+        return (x - mean) / (var.sqrt() + self.eps) * self.weight + self.bias  # eps outside the root
+
+
+class _EpsOutsideSqrt(DecoderBlock):
+    def __init__(self, d_model, n_heads, dropout=0.0, layer_norm_eps=1e-5):
+        super().__init__(d_model, n_heads, dropout, layer_norm_eps)
+        self.ln_1 = _EpsOutsideSqrtLayerNorm(d_model, eps=layer_norm_eps)
+        self.ln_2 = _EpsOutsideSqrtLayerNorm(d_model, eps=layer_norm_eps)
+
+
 class _PostLN(DecoderBlock):
     def forward(self, x: Tensor) -> Tensor:
         x = self.ln_1(x + self.attn(x))
@@ -137,6 +151,8 @@ MISTAKES = {
     "attention is not causal: a position attends to later positions": {
         "DecoderBlock": _own_attention(causal=False)
     },
+    "LayerNorm written with eps outside the square root: (x - mean) / (sqrt(var) + eps); it goes inside, "
+    "(x - mean) / sqrt(var + eps), as in nn.LayerNorm": {"DecoderBlock": _EpsOutsideSqrt},
     "heads merged without transposing back: (B, nh, T, hs) goes to (B, T, nh, hs) (y.transpose(1, 2)) before the "
     "view to (B, T, C)": {"DecoderBlock": _own_attention(merge_transposed=False)},
 }
