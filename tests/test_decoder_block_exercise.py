@@ -246,3 +246,13 @@ def test_weights_of_another_shape_are_named_in_the_students_terms():
     assert message.startswith("DecoderBlock(32, 4)'s mlp.c_fc.weight has shape (64, 32), where the check's weights "
                               "have (128, 32)"), message
     assert "load_state_dict" not in message and "torch.Size" not in message, message
+
+
+def test_a_layer_norm_with_eps_outside_the_root_is_named():
+    """Its float32 error sits on the tolerance (which float32 checks fail depends on the
+    seed); the float64 eps check always fails, and names it."""
+    from conftest import check_named, graded
+
+    result = graded("decoder_block", "ln_eps_outside_sqrt.py")
+    message = check_named(result, "test_layer_norm_eps_is_used").message
+    assert "known mistake: LayerNorm written with eps outside the square root" in message, message
