@@ -16,6 +16,16 @@ VARIANTS = {
         ("self.c_fc = nn.Linear(d_model, 4 * d_model)\n        self.c_proj = nn.Linear(4 * d_model, d_model)",
          "self.c_fc = nn.Linear(d_model, 2 * d_model)\n        self.c_proj = nn.Linear(2 * d_model, d_model)"),
     ],
+    "ln_eps_outside_sqrt.py": [
+        (DOCSTRING, '"""Wrong: a hand-written LayerNorm adds eps to the standard deviation, not the variance."""'),
+        ("from torch import Tensor, nn\n",
+         "from torch import Tensor, nn\n\n\nclass LayerNorm(nn.LayerNorm):\n"
+         "    def forward(self, x):\n"
+         "        mean, var = x.mean(-1, keepdim=True), x.var(-1, keepdim=True, unbiased=False)\n"
+         "        return (x - mean) / (var.sqrt() + self.eps) * self.weight + self.bias\n"),
+        ("self.ln_1 = nn.LayerNorm(d_model, eps=layer_norm_eps)", "self.ln_1 = LayerNorm(d_model, eps=layer_norm_eps)"),
+        ("self.ln_2 = nn.LayerNorm(d_model, eps=layer_norm_eps)", "self.ln_2 = LayerNorm(d_model, eps=layer_norm_eps)"),
+    ],
     "returns_input.py": [
         (DOCSTRING, '"""Zero effort: the block returns its input (every property of a causal block holds)."""'),
         (RESIDUALS, "x = x * 1.0"),
