@@ -96,32 +96,32 @@ def _is_main_guard(node: ast.stmt) -> bool:
     return isinstance(node.test.ops[0], ast.Eq) and len(names) == 1 and len(texts) == 1
 
 
-def _graded_statements(body: list[ast.stmt]):
-    """The statements of a module's top level (and of its top-level if/try/with/for
-    blocks, not their conditions) that :func:`_may_be_graded`."""
-    for node in body:
-        if _is_main_guard(node):
-            continue
-        if isinstance(node, (ast.If, ast.For, ast.While, ast.With, ast.Try)):
-            blocks = [getattr(node, name, []) for name in ("body", "orelse", "finalbody")]
-            blocks += [handler.body for handler in getattr(node, "handlers", [])]
-            for block in blocks:
-                yield from _graded_statements(block)
-        elif _may_be_graded(node):
-            yield node
-
-
-def _may_be_graded(node: ast.stmt) -> bool:
-    """Whether a top-level statement holds code a check may run: a definition (not a
-    ``test_...`` self-test), an import, or a name bound to something not computed at import."""
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return not node.name.startswith("test")
-    if isinstance(node, (ast.ClassDef, ast.Import, ast.ImportFrom)):
-        return True
-    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None:
-        # softmax = torch.softmax or a lambda counts; expected = torch.softmax(x) ran once.
-        return not isinstance(node.value, ast.Call) or any(isinstance(n, ast.Lambda) for n in ast.walk(node.value))
-    return False
+def _self_test_calls(tree: ast.Module) -> set[int]:
+    """The ids of the nodes called in place (``f(...)``: the ``f``) in code that only tests:
+    statements at the module's top level that define nothing (they run once, at import: a
+    notebook's cell printing ``torch.allclose(softmax(x), torch.softmax(x, -1))``) and the
+    bodies of ``test...`` functions and methods. A forbidden name called there is a
+    comparison, not the graded code; the same name used as a value (passed, bound, kept:
+    ``functools.partial(torch.softmax)``), or called in a function, class or lambda a check
+    could reach, still counts."""
+    regions: list[ast.AST] = []
+    for top in tree.body:
+        if not isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
+            regions.append(top)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
+            regions += node.body
+    exempt: set[int] = set()
+    for region in regions:
+        todo = [region]
+        while todo:
+            node = todo.pop()
+            if isinstance(node, (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue  # code kept for later, which a check could reach
+            if isinstance(node, ast.Call):
+                exempt.add(id(node.func))
+            todo.extend(ast.iter_child_nodes(node))
+    return exempt
 
 
 # --------------------------------------------------------------------------- the source check
@@ -151,12 +151,7 @@ class _SourceScan:
         # Walked four times below: once is enough. Code under ``if __name__ == "__main__":``
         # never runs when a module is graded (a student's self-test may compare with torch's).
         self.nodes = [n for top in tree.body if not _is_main_guard(top) for n in ast.walk(top)]
-        # Where a use counts: not in what only runs once at import (a notebook's cell that
-        # prints torch.allclose(softmax(x), torch.softmax(x, -1)), a top-level assert) nor in
-        # a self-test function (def test_...), which compute nothing a check calls. A name
-        # bound at top level (softmax = torch.softmax), imported, or used inside the
-        # module's other functions and classes counts.
-        self.scanned = [n for top in _graded_statements(tree.body) for n in ast.walk(top)]
+        self.self_test_calls = _self_test_calls(tree)
         self.names = set(names)
         # A forbidden name reached by another path inside torch (``torch.nn.modules.
         # activation.Softmax``, ``torch._C._VariableFunctions.softmax``) is known by its
@@ -171,12 +166,18 @@ class _SourceScan:
         self.stars: list[str] = []  # modules imported with *
         self.bound: set[str] = set()  # names the module defines itself
         self.own_methods: set[str] = set()  # methods defined in the module's classes
-        self.own_objects: set[str] = {"self", "cls"}  # the module's classes and their instances
+        self.classes: set[str] = set()  # classes the module defines
+        self.class_bindings: dict[str, int] = {}
+        # Names that stand for the module's own classes or instances: self, cls, a class,
+        # a module-level name bound once to an instance (see _own_instances).
+        self.own_objects: set[str] = {"self", "cls"}
         self.found: dict[tuple[str, int], Use] = {}
 
     def run(self) -> list[Use]:
         self._collect()
-        for node in self.scanned:
+        for node in self.nodes:
+            if id(node) in self.self_test_calls:
+                continue  # called in place where only tests run (see _self_test_calls)
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 for a in node.names:
                     if a.name != "*":
@@ -212,7 +213,7 @@ class _SourceScan:
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 self.bound.add(node.name)
                 if isinstance(node, ast.ClassDef):
-                    self.own_objects.add(node.name)
+                    self.classes.add(node.name)
                     for item in node.body:
                         if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                             self.own_methods.add(item.name)
@@ -232,10 +233,42 @@ class _SourceScan:
                     dotted = self._resolve(node.value)
                     if dotted is not None and dotted.split(".")[0] == "torch":
                         self.aliases[node.targets[0].id] = dotted
-                    value = node.value
-                    if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
-                            and value.func.id in self.own_objects):  # fmt: skip
-                        self.own_objects.add(node.targets[0].id)  # _impl = StableSoftmax()
+        self._own_instances()
+
+
+    def _own_instances(self) -> None:
+        """Add to own_objects the module-level names bound once in the whole module, to an
+        instance of one of its classes (``_impl = StableSoftmax()``): a name bound again
+        anywhere (a local of the same name) could be anything there."""
+        bindings: dict[str, int] = {}
+        for node in self.nodes:
+            if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                bindings[node.id] = bindings.get(node.id, 0) + 1
+            elif isinstance(node, ast.arg):
+                bindings[node.arg] = bindings.get(node.arg, 0) + 1
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.alias)):
+                name = node.asname or node.name.split(".")[0] if isinstance(node, ast.alias) else node.name
+                bindings[name] = bindings.get(name, 0) + 1
+            else:  # except E as h, case [*h], case {**h}, case h
+                for name in (getattr(node, "name", None), getattr(node, "rest", None)):
+                    if isinstance(name, str) and isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar,
+                                                                   ast.MatchMapping)):  # fmt: skip
+                        bindings[name] = bindings.get(name, 0) + 1
+        self.class_bindings = {name: bindings.get(name, 0) for name in self.classes}
+        self.own_objects |= {name for name in self.classes if bindings.get(name) == 1}
+        for top in self.tree.body:
+            target = value = None
+            if isinstance(top, ast.Assign) and len(top.targets) == 1:
+                target, value = top.targets[0], top.value
+            elif isinstance(top, ast.AnnAssign):
+                target, value = top.target, top.value
+            if isinstance(target, ast.Name) and bindings.get(target.id) == 1 and self._makes_own(value):
+                self.own_objects.add(target.id)
+
+    def _makes_own(self, value: ast.AST | None) -> bool:
+        """``Helper(...)``: an instance of one of the module's classes."""
+        return (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in self.classes
+                and self.class_bindings.get(value.func.id, 0) == 1)  # fmt: skip
 
     def _resolve(self, node: ast.AST) -> str | None:
         """The dotted name an expression stands for, if the scan can tell."""
@@ -269,8 +302,9 @@ class _SourceScan:
             return
         if attr not in self.by_last:
             return
-        if isinstance(base, ast.Name) and base.id in self.own_objects and attr in self.own_methods:
-            return  # the submission's own method of that name (self.softmax, Helper.softmax, _impl.softmax)
+        own = (isinstance(base, ast.Name) and base.id in self.own_objects) or self._makes_own(base)
+        if own and attr in self.own_methods:
+            return  # its own method of that name (self.softmax, Helper.softmax, _impl.softmax, Helper().softmax)
         self._add(self.by_last[attr], node)
 
     def _name(self, node: ast.Name) -> None:
@@ -360,6 +394,7 @@ class RuntimeGuard:
                 record(dotted, getframe(1))
                 return init(*args, **kwargs)
 
+            del __init__.__wrapped__  # functools.wraps' way back to the unwatched original
             try:
                 original.__init__ = __init__
             except (TypeError, AttributeError):
@@ -373,6 +408,8 @@ class RuntimeGuard:
             def wrapper(*args, **kwargs):
                 record(dotted, getframe(1))
                 return original(*args, **kwargs)
+
+            del wrapper.__wrapped__  # functools.wraps' way back to the unwatched original
         except (TypeError, AttributeError):
             return False
         try:

@@ -412,3 +412,50 @@ def test_a_use_in_a_notebook_is_placed_in_its_cell(tmp_path):
     nbformat.write(nb, str(path))
     message = grade_file("softmax", path).checks[0].message
     assert message.startswith(f"uses torch.softmax (softmax.ipynb, cell {index}, line 5"), message
+
+
+# Red team, round 4: forbidden names used as values (bound, passed, unwrapped) wherever they are,
+# which neither the source scan's self-test exemptions nor the runtime guard may miss.
+HIDDEN_USES = {
+    'bound_in_a_print': 'import functools\nimport torch\n\nprint("binding", globals().update(softmax=functools.partial(torch.softmax, dim=-1)))\n',
+    'partial_at_top_level': 'import functools\nimport torch\n\nsoftmax = functools.partial(torch.softmax, dim=-1)\n',
+    'for_loop_iterable': 'import functools\nimport torch\n\nfor softmax in [functools.partial(torch.nn.functional.softmax, dim=-1)]:\n    pass\n',
+    'unwrapped_in_a_test_function': 'import torch\n\n\ndef test_against_torch():\n    """self-test helper"""\n    return torch.softmax.__wrapped__\n\n\n_torch_softmax = test_against_torch()\n\n\ndef softmax(x, dim=-1):\n    return _torch_softmax(x, dim)\n',
+    'local_shadowing_an_instance': "import torch\n\n\nclass Helper:\n    def softmax(self, x, dim=-1):\n        shifted = x - x.amax(dim=dim, keepdim=True)\n        return shifted.exp() / shifted.exp().sum(dim=dim, keepdim=True)\n\n\nh = Helper()\n\n\ndef softmax(x, dim=-1):\n    h = type(x).__mro__[1]  # torch._C.TensorBase: its softmax is not the guard's wrapper\n    return h.softmax(x, dim)\n",
+    'defined_under_match': 'import torch\n\nmatch 0:\n    case _:\n        def softmax(x, dim=-1):\n            return torch.softmax.__wrapped__(x, dim)\n',
+    'walrus_condition': 'import functools\nimport torch\n\nif softmax := functools.partial(torch.softmax, dim=-1):\n    pass\n',
+    'defined_under_try_star': 'import torch\n\ntry:\n    def softmax(x, dim=-1):\n        return torch.softmax.__wrapped__(x, dim)\nexcept* ValueError:\n    pass\n',
+}
+
+
+HONEST_SELF_TESTS = {
+    'instance_made_in_place': 'import torch\n\n\nclass StableSoftmax:\n    def softmax(self, x, dim=-1):\n        shifted = x - x.amax(dim=dim, keepdim=True)\n        exp = shifted.exp()\n        return exp / exp.sum(dim=dim, keepdim=True)\n\n\ndef softmax(x, dim=-1):\n    return StableSoftmax().softmax(x, dim)\n',
+    'annotated_instance': 'import torch\n\n\nclass StableSoftmax:\n    def softmax(self, x, dim=-1):\n        shifted = x - x.amax(dim=dim, keepdim=True)\n        exp = shifted.exp()\n        return exp / exp.sum(dim=dim, keepdim=True)\n\n\n_impl: StableSoftmax = StableSoftmax()\n\n\ndef softmax(x, dim=-1):\n    return _impl.softmax(x, dim)\n',
+    'top_level_difference': 'import torch\n\n\ndef softmax(x, dim=-1):\n    shifted = x - x.amax(dim=dim, keepdim=True)\n    exp = shifted.exp()\n    return exp / exp.sum(dim=dim, keepdim=True)\n\n\nx = torch.randn(4, 5)\nerror = softmax(x) - torch.softmax(x, dim=-1)\nprint("max error", error.abs().max())\n',
+    'unittest_method': 'import unittest\n\nimport torch\n\n\ndef softmax(x, dim=-1):\n    shifted = x - x.amax(dim=dim, keepdim=True)\n    exp = shifted.exp()\n    return exp / exp.sum(dim=dim, keepdim=True)\n\n\nclass TestSoftmax(unittest.TestCase):\n    def test_matches_torch(self):\n        x = torch.randn(3, 4)\n        torch.testing.assert_close(softmax(x), torch.softmax(x, dim=-1))\n',
+}
+
+
+@pytest.mark.parametrize("case", sorted(HIDDEN_USES))
+def test_a_forbidden_name_used_as_a_value_counts_wherever_it_is(tmp_path, case):
+    path = tmp_path / "softmax.py"
+    path.write_text(HIDDEN_USES[case])
+    assert rules.source_uses(path, ["torch.softmax", "torch.nn.functional.softmax", "torch.Tensor.softmax"]), case
+    assert grade_file("softmax", path).score == 0
+
+
+@pytest.mark.parametrize("case", sorted(HONEST_SELF_TESTS))
+def test_honest_self_tests_and_helpers_keep_full_marks(tmp_path, case):
+    path = tmp_path / "softmax.py"
+    path.write_text(HONEST_SELF_TESTS[case])
+    assert rules.source_uses(path, ["torch.softmax", "torch.Tensor.softmax"]) == []
+    result = grade_file("softmax", path)
+    assert result.score == result.max_score, [c.to_json() for c in result.checks if c.status != PASSED]
+
+
+def test_the_runtime_guard_leaves_no_way_back_to_the_original(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch, "softmax", torch.softmax)  # put back after the test
+    rules.RuntimeGuard(["torch.softmax"], [])
+    assert torch.softmax.__name__ == "softmax" and not hasattr(torch.softmax, "__wrapped__")
