@@ -38,6 +38,9 @@ _FIELDS = {"schema", "exercise", "role"}
 MAX_CELLS = 20_000
 # A notebook file, outputs and all (its code cells may hold grader.submission.MAX_SOURCE_BYTES).
 MAX_NOTEBOOK_BYTES = 64 * 2**20
+# JSON objects and lists in a notebook file, counted before it is parsed (a notebook of 20,000
+# cells with outputs holds some 200,000).
+MAX_NOTEBOOK_CONTAINERS = 1_000_000
 
 
 class NotebookError(ValueError):
@@ -62,8 +65,14 @@ def read_notebook(path: Path):
         raise NotebookError(f"{path}: cannot read the notebook ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
         raise NotebookError(f"{path}: not a notebook (the file is not UTF-8 text)") from None
+    containers = text.count("{") + text.count("[")  # before parsing, which costs far more
+    if containers > MAX_NOTEBOOK_CONTAINERS:
+        raise NotebookError(f"{path}: {containers:,} JSON objects and lists, more than the {MAX_NOTEBOOK_CONTAINERS:,} "
+                            "a notebook may hold (clear its outputs: Kernel > Restart & Clear Output, then save)")  # fmt: skip
     try:
         doc = json.loads(text)
+    except MemoryError:
+        raise NotebookError(f"{path}: not a notebook the grader can read: its JSON took too much memory") from None
     except json.JSONDecodeError as exc:
         raise NotebookError(
             f"{path}: not a notebook: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
@@ -90,8 +99,9 @@ def read_notebook(path: Path):
             warnings.simplefilter("ignore")
             nb = nbformat.reads(json.dumps(_graded_parts(doc)), as_version=nbformat.NO_CONVERT)
         nbformat.validate(nb)
-    except Exception as exc:  # nbformat raises ValidationError and assorted others
-        first = str(getattr(exc, "message", exc)).strip().splitlines()[0][:200]
+    except Exception as exc:  # nbformat raises ValidationError and assorted others, some without text
+        lines = str(getattr(exc, "message", exc)).strip().splitlines()
+        first = (lines[0] if lines else type(exc).__name__)[:200]
         raise NotebookError(f"{path}: not a valid nbformat v4 notebook: {first}") from None
     for index, cell in enumerate(nb.cells, start=1):
         _check_metadata(path, index, cell.get("metadata", {}).get(METADATA_KEY))
@@ -99,8 +109,10 @@ def read_notebook(path: Path):
 
 
 def _graded_parts(doc: dict) -> dict:
-    """``doc`` (a notebook's JSON) without what grading never reads: outputs, attachments and
-    the source of markdown and raw cells (each cell stays, so cell numbers do not move)."""
+    """``doc`` (a notebook's JSON) without what grading never reads: outputs, attachments,
+    the source of markdown and raw cells (each cell stays, so cell numbers do not move), and
+    metadata other than ours and the cells' tags (a cell's metadata may hold anything:
+    millions of empty objects cost nbformat 3.4 GB)."""
     cells = doc.get("cells")
     if not isinstance(cells, list):
         return doc  # validate() says what is wrong
@@ -112,8 +124,12 @@ def _graded_parts(doc: dict) -> dict:
                 cell["outputs"] = []
             elif "source" in cell:
                 cell["source"] = ""
+            if isinstance(cell.get("metadata"), dict):
+                cell["metadata"] = {k: v for k, v in cell["metadata"].items() if k in (METADATA_KEY, "tags")}
         kept.append(cell)
-    return {**doc, "cells": kept}
+    meta = doc.get("metadata")
+    meta = {k: v for k, v in meta.items() if k in ("kernelspec", "language_info")} if isinstance(meta, dict) else meta
+    return {**doc, "cells": kept, "metadata": meta} if "metadata" in doc else {**doc, "cells": kept}
 
 
 def _check_metadata(path: Path, index: int, meta) -> None:

@@ -424,3 +424,38 @@ def test_a_notebook_past_the_size_limit_is_refused_in_one_line(tmp_path, monkeyp
     with pytest.raises(NotebookError, match="more than the 0 MiB a notebook may have") as caught:
         read_notebook(path)
     assert "\n" not in str(caught.value)
+
+
+def test_metadata_never_reaches_the_notebook_parser_and_containers_are_counted_first(tmp_path, softmax_spec, monkeypatch):
+    """A cell's metadata may hold anything (millions of {} cost nbformat 3.4 GB): only ours and
+    the tags are parsed; a file with more objects and lists than a notebook holds is refused
+    before json.loads, in one line."""
+    from grader import notebooks
+
+    nb = make_notebook(softmax_spec)
+    [cell] = [c for c in nb.cells if _role(c) == "submission"]
+    cell.source = SOLUTION
+    cell.metadata["junk"] = [{}] * 50_000
+    nb.metadata["junk"] = [[]] * 50_000
+    path = tmp_path / "softmax.ipynb"
+    nbformat.write(nb, str(path))
+    seen = []
+    reads = nbformat.reads
+    monkeypatch.setattr(nbformat, "reads", lambda text, **kw: seen.append(len(text)) or reads(text, **kw))
+    assert "def softmax" in notebook_to_source(path)
+    assert max(seen) < len(SOLUTION) + 20_000, seen
+    monkeypatch.setattr(notebooks, "MAX_NOTEBOOK_CONTAINERS", 10_000)
+    with pytest.raises(NotebookError, match=r"100,0\d\d JSON objects and lists, more than the 10,000") as caught:
+        read_notebook(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_validation_error_without_text_is_one_line(tmp_path, softmax_spec):
+    nb = make_notebook(softmax_spec)
+    path = tmp_path / "softmax.ipynb"
+    nbformat.write(nb, str(path))
+    doc = json.loads(path.read_text())
+    doc["nbformat_minor"] = "x"  # nbformat raises a bare AssertionError
+    path.write_text(json.dumps(doc))
+    with pytest.raises(NotebookError, match="not a valid nbformat v4 notebook: AssertionError"):
+        read_notebook(path)
