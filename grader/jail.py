@@ -375,7 +375,8 @@ def _drop_privileges(keeper_pid: int, processes: int, layers: list[str]) -> None
 
 # Calls no submission needs, each one a way out of (or into) somebody else's process or
 # namespace, or to memory the address-space cap does not count (a memfd's or a SysV
-# segment's pages live on after they are unmapped: 24 memfds held 1.5 GiB past it). Calls
+# segment's pages live on after they are unmapped: 24 memfds held 1.5 GiB past it; SysV
+# semaphore sets and message queues are kernel memory: 300 sets held 1 GiB). Calls
 # this kernel or libseccomp does not know are skipped.
 DENIED_SYSCALLS = (
     "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_open", "pidfd_getfd", "pidfd_send_signal",
@@ -387,7 +388,7 @@ DENIED_SYSCALLS = (
     "swapoff", "reboot", "syslog", "acct", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
     "iopl", "ioperm", "lookup_dcookie", "personality", "vhangup", "uselib", "nfsservctl",
     "setdomainname", "sethostname", "lsm_set_self_attr", "landlock_restrict_self",
-    "memfd_create", "memfd_secret", "shmget", "shmat",
+    "memfd_create", "memfd_secret", "shmget", "shmat", "semget", "msgget",
 )  # fmt: skip
 
 

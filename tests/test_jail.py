@@ -183,6 +183,8 @@ def test_memory_the_address_space_cap_does_not_count_is_refused():
         return {
             "memfd_create": _errno_of(lambda: os.memfd_create("hoard")),
             "shmget": 0 if libc.shmget(0, 1 << 20, 0o1600) >= 0 else ctypes.get_errno(),  # IPC_PRIVATE, IPC_CREAT
+            "semget": 0 if libc.semget(0, 32000, 0o1600) >= 0 else ctypes.get_errno(),
+            "msgget": 0 if libc.msgget(0, 0o1600) >= 0 else ctypes.get_errno(),
         }
 
     seen = in_jail(attempt)
