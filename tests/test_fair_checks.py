@@ -84,17 +84,28 @@ def test_attention_computed_in_float32_and_cast_back_costs_the_dtype_check_only(
     assert "computed in float32 and cast back" in message, message
 
 
-@pytest.mark.parametrize("exercise, check, what", [
-    ("softmax", "test_dtypes_preserved[float64]", "softmax of a float64 tensor"),
-    ("ner_head", "test_loss_matches_reference", "ner_loss for float64 logits"),
-])
-def test_computed_in_float32_and_cast_back_costs_the_dtype_check_only(exercise, check, what):
+def test_softmax_computed_in_float32_and_cast_back_costs_the_dtype_check_only():
     """As for attention: the right dtype at float32's precision fails the one check that asks
     for the dtype, saying why, and not the gradient check too."""
-    result = graded(exercise, "float32_cast_back.py")
+    check = "test_dtypes_preserved[float64]"
+    result = graded("softmax", "float32_cast_back.py")
     assert failed(result) == [check], failed(result)
     message = check_named(result, check).message
-    assert what in message and "only to float32 precision" in message and "cast back" in message, message
+    assert "softmax of a float64 tensor" in message and "only to float32 precision" in message, message
+    assert "cast back" in message, message
+
+
+def test_a_float32_constant_in_honest_float64_attention_costs_nothing():
+    result = graded("attention", "float32_scale.py")
+    assert failed(result) == [], failed(result)
+
+
+def test_float32_error_within_float64_tolerance_costs_nothing():
+    """ner_loss computed in float32 and cast back is a mean of 24 terms: within float64's
+    tolerance, so no dtype check fails; its gradients, further off than float64 arithmetic
+    explains, are held to float32's tolerance instead of failing another check."""
+    result = graded("ner_head", "float32_cast_back.py")
+    assert failed(result) == [], failed(result)
 
 
 def test_a_value_computed_in_float32_and_cast_back_shows_float32_precision():

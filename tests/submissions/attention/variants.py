@@ -82,6 +82,11 @@ FAIR = {
                   "    weights = torch.exp(scores - torch.logsumexp(scores, dim=-1, keepdim=True))"),
         (MATMUL, "out = torch.bmm(weights.reshape(-1, t_q, t_k).to(v.dtype), v.reshape(-1, t_k, d_v))"),
     ],
+    # Correct: the scale is a float32 constant (1e-8 off in float64, within its tolerance).
+    "float32_scale.py": [
+        (DOCSTRING, '"""Correct: the scale 1/sqrt(d_k) computed as a float32 tensor."""'),
+        ("alpha=1 / math.sqrt(d_k)", "alpha=float(1 / torch.tensor(d_k).sqrt())"),
+    ],
     # One mistake: the softmax is computed in float32 and the weights cast back, so they have
     # the inputs' dtype but only float32's precision (float64 values off by some 1e-8).
     "float32_cast_back.py": [
