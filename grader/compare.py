@@ -475,8 +475,8 @@ def expect_own_precision(actual: Any, expected: Any, what: str, inputs: str) -> 
     shown = shown_precision(actual, expected)
     if shown is not None:
         name = str(shown).replace("torch.", "")
-        raise CheckFailure(f"{what} matches the reference only to {name} precision: it was computed in {name} and "
-                           f"cast back; compute in the dtype of {inputs}")
+        raise CheckFailure(f"{what} matches the reference only to {name} precision: some of it was computed in {name} "
+                           f"(a {name} tensor or constant, or a cast) and cast back; compute in the dtype of {inputs}")
 
 
 def within_row_correlation(actual: torch.Tensor, expected: torch.Tensor, dim: int = -1) -> float | None:

@@ -81,7 +81,7 @@ def test_attention_computed_in_float32_and_cast_back_costs_the_dtype_check_only(
     assert result.score == result.max_score - 1
     message = check_named(result, "test_dtypes_preserved[float64]").message
     assert "weight matrix" in message and "matches the reference only to float32 precision" in message, message
-    assert "computed in float32 and cast back" in message, message
+    assert "computed in float32 (a float32 tensor or constant, or a cast) and cast back" in message, message
 
 
 def test_softmax_computed_in_float32_and_cast_back_costs_the_dtype_check_only():
