@@ -104,7 +104,10 @@ def kind_of(value: Any) -> str:
         return f"an object of type {value._type}"
     if isinstance(value, torch.Tensor):
         return f"a tensor subclass {type(value).__name__}"
-    return f"a {type(value).__name__}"
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def expect_tensor(
@@ -251,12 +254,12 @@ def _float_differences(a: torch.Tensor, e: torch.Tensor, rtol: float, atol: floa
     found = _Differences()
     for start in range(0, a.numel(), CHUNK):
         a64, e64 = a[start : start + CHUNK].double(), e[start : start + CHUNK].double()
-        bad_nan = torch.isnan(a64) & ~torch.isnan(e64)
+        bad_nan = torch.isnan(a64) & torch.isfinite(e64)
         count = int(bad_nan.sum())
         if count:
             found.nan_first = found.nan_first if found.nan_count else start + int(bad_nan.nonzero()[0])
             found.nan_count += count
-        bad_inf = torch.isinf(a64) & ~torch.isinf(e64)
+        bad_inf = torch.isinf(a64) & torch.isfinite(e64)
         count = int(bad_inf.sum())
         if count:
             found.inf_first = found.inf_first if found.inf_count else start + int(bad_inf.nonzero()[0])
@@ -264,7 +267,8 @@ def _float_differences(a: torch.Tensor, e: torch.Tensor, rtol: float, atol: floa
         if found.nan_count or found.inf_count:
             continue  # reported before any error; only their counts go on
         both_special = (torch.isnan(a64) & torch.isnan(e64)) | (torch.isinf(a64) & (a64 == e64))
-        err = torch.nan_to_num((a64 - e64).abs().masked_fill(both_special, 0.0), nan=float("inf"))
+        # NaN against inf (or the other way), and -inf against inf, are off without limit.
+        err = torch.nan_to_num((a64 - e64).abs().masked_fill(both_special, 0.0), nan=float("inf"), posinf=float("inf"))
         found.over_count += int((err > atol + rtol * e64.abs().nan_to_num(0.0)).sum())
         at = int(err.argmax())
         if float(err[at]) > found.max_error:  # the first of equal maxima, as one argmax would

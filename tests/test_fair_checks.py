@@ -259,3 +259,16 @@ def test_differences_are_found_the_same_a_chunk_at_a_time(monkeypatch):
     assert whole[2].startswith("contains inf (1 elements, first at (2, 2))")
     monkeypatch.setattr(compare, "CHUNK", 7)
     assert [compare.describe_difference(c, x) for c in cases] == whole
+
+
+def test_special_values_against_special_values_are_said_as_they_are():
+    import torch
+
+    from grader.compare import describe_difference, kind_of
+
+    expected = torch.tensor([1.0, float("nan"), float("inf"), 2.0], dtype=torch.float64)
+    got = torch.tensor([1.0, float("inf"), float("-inf"), 2.0], dtype=torch.float64)
+    message = describe_difference(got, expected)
+    assert "where the reference is finite" not in message and "max abs error inf" in message, message
+    assert "1.8e+308" not in describe_difference(torch.tensor([float("-inf")]), torch.tensor([float("inf")]))
+    assert [kind_of(v) for v in (3, None, [1], object())] == ["an int", "None", "a list", "an object"]
