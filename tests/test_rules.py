@@ -417,6 +417,8 @@ def test_a_use_in_a_notebook_is_placed_in_its_cell(tmp_path):
 # Red team, round 4: forbidden names used as values (bound, passed, unwrapped) wherever they are,
 # which neither the source scan's self-test exemptions nor the runtime guard may miss.
 HIDDEN_USES = {
+    'module_made_at_top_level': 'import torch\n\n# "self-test" cell: a top-level statement, the forbidden class called in place\n_sm = torch.nn.Softmax(dim=-1)\n\n\ndef softmax(x, dim=-1):\n    _sm.dim = dim\n    return _sm(x)\n',
+    'self_bound_to_the_tensor_class': 'import torch\n\n\nclass _Unused:\n    def softmax(self):\n        pass\n\n\ndef softmax(x, dim=-1):\n    self = type(x).__mro__[1]   # torch._C.TensorBase: the unwrapped original method\n    return self.softmax(x, dim)\n',
     'bound_in_a_print': 'import functools\nimport torch\n\nprint("binding", globals().update(softmax=functools.partial(torch.softmax, dim=-1)))\n',
     'partial_at_top_level': 'import functools\nimport torch\n\nsoftmax = functools.partial(torch.softmax, dim=-1)\n',
     'for_loop_iterable': 'import functools\nimport torch\n\nfor softmax in [functools.partial(torch.nn.functional.softmax, dim=-1)]:\n    pass\n',
@@ -429,6 +431,7 @@ HIDDEN_USES = {
 
 
 HONEST_SELF_TESTS = {
+    'own_module_in_an_attribute': 'import torch\n\n\ndef softmax(x, dim=-1):\n    shifted = x - x.amax(dim=dim, keepdim=True)\n    e = shifted.exp()\n    return e / e.sum(dim=dim, keepdim=True)\n\n\nclass StableSoftmax(torch.nn.Module):\n    def __init__(self, dim=-1):\n        super().__init__()\n        self.dim = dim\n\n    def forward(self, x):\n        return softmax(x, self.dim)\n\n\nclass Classifier(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.softmax = StableSoftmax(dim=-1)   # my own module, stored as an attribute\n\n    def forward(self, logits):\n        return self.softmax(logits)\n',
     'instance_made_in_place': 'import torch\n\n\nclass StableSoftmax:\n    def softmax(self, x, dim=-1):\n        shifted = x - x.amax(dim=dim, keepdim=True)\n        exp = shifted.exp()\n        return exp / exp.sum(dim=dim, keepdim=True)\n\n\ndef softmax(x, dim=-1):\n    return StableSoftmax().softmax(x, dim)\n',
     'annotated_instance': 'import torch\n\n\nclass StableSoftmax:\n    def softmax(self, x, dim=-1):\n        shifted = x - x.amax(dim=dim, keepdim=True)\n        exp = shifted.exp()\n        return exp / exp.sum(dim=dim, keepdim=True)\n\n\n_impl: StableSoftmax = StableSoftmax()\n\n\ndef softmax(x, dim=-1):\n    return _impl.softmax(x, dim)\n',
     'top_level_difference': 'import torch\n\n\ndef softmax(x, dim=-1):\n    shifted = x - x.amax(dim=dim, keepdim=True)\n    exp = shifted.exp()\n    return exp / exp.sum(dim=dim, keepdim=True)\n\n\nx = torch.randn(4, 5)\nerror = softmax(x) - torch.softmax(x, dim=-1)\nprint("max error", error.abs().max())\n',
@@ -440,7 +443,10 @@ HONEST_SELF_TESTS = {
 def test_a_forbidden_name_used_as_a_value_counts_wherever_it_is(tmp_path, case):
     path = tmp_path / "softmax.py"
     path.write_text(HIDDEN_USES[case])
-    assert rules.source_uses(path, ["torch.softmax", "torch.nn.functional.softmax", "torch.Tensor.softmax"]), case
+    from grader.registry import load_registry
+
+    forbidden = [f.name for f in load_registry().get("softmax").forbidden]
+    assert rules.source_uses(path, forbidden), case
     assert grade_file("softmax", path).score == 0
 
 
