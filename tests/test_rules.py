@@ -379,15 +379,6 @@ def softmax(x, dim=-1):
 }
 
 
-@pytest.mark.parametrize("case", sorted(SELF_TESTS_AND_HELPERS))
-def test_self_tests_and_own_helpers_are_not_uses(tmp_path, case):
-    path = tmp_path / "softmax.py"
-    path.write_text(SELF_TESTS_AND_HELPERS[case])
-    assert rules.source_uses(path, ["torch.softmax", "torch.Tensor.softmax"]) == []
-    result = grade_file("softmax", path)
-    assert result.score == result.max_score, [c.to_json() for c in result.checks if c.status != PASSED]
-
-
 @pytest.mark.parametrize("source", [
     "import torch\nsoftmax = torch.softmax\n",
     "import torch\nsoftmax = lambda x, dim=-1: torch.softmax(x, dim)\n",
@@ -450,10 +441,13 @@ def test_a_forbidden_name_used_as_a_value_counts_wherever_it_is(tmp_path, case):
     assert grade_file("softmax", path).score == 0
 
 
-@pytest.mark.parametrize("case", sorted(HONEST_SELF_TESTS))
+HONEST = {**SELF_TESTS_AND_HELPERS, **HONEST_SELF_TESTS}
+
+
+@pytest.mark.parametrize("case", sorted(HONEST))
 def test_honest_self_tests_and_helpers_keep_full_marks(tmp_path, case):
     path = tmp_path / "softmax.py"
-    path.write_text(HONEST_SELF_TESTS[case])
+    path.write_text(HONEST[case])
     assert rules.source_uses(path, ["torch.softmax", "torch.Tensor.softmax"]) == []
     result = grade_file("softmax", path)
     assert result.score == result.max_score, [c.to_json() for c in result.checks if c.status != PASSED]
