@@ -21,7 +21,7 @@ NAMED = {
     "extra_dim": "shape",
     "int": "dtype",
     "float16": "dtype",
-    "none": "NoneType",
+    "none": "got None",
     "list": "list",
     "numpy": "ndarray",
     "string": "str",
@@ -70,7 +70,7 @@ def test_untransposed_weight_diagnosis_compares_shapes_first():
 @pytest.mark.parametrize(
     "value, shape, message",
     [
-        (None, (2,), "should be a torch.Tensor, got a NoneType"),
+        (None, (2,), "should be a torch.Tensor, got None"),
         ("list", (2,), "should be a torch.Tensor, got a list"),
         ("ab", (2,), "should be a torch.Tensor, got a str"),
         ("flat", (2, 3), "has shape (6), expected (2, 3)"),
