@@ -83,16 +83,23 @@ _SIZE_MISMATCH = re.compile(r"size mismatch for ([\w.]+): copying a param with s
                             r"from checkpoint, the shape in current model is torch\.Size\(\[([\d, ]*)\]\)")
 
 
-def shapes_refused(error: str, what: str) -> str | None:
-    """What a ``load_state_dict`` that refused the check's weights for their shape means, in
-    a student's terms ("DecoderBlock(32, 4)'s mlp.c_fc.weight has shape (64, 32), where
-    GPT-2's weights have (128, 32)"), or None for another error. ``what``: the module."""
-    found = _SIZE_MISMATCH.search(error)
-    if found is None:
-        return None
-    name, given, own = found.groups()
-    return (f"{what}'s {name} has shape ({own}), where the check's weights have ({given}), so they cannot be loaded "
-            "into it (see the handout for each layer's size)")
+def load_into(module: Remote, state_dict: dict, what: str) -> Any:
+    """``module.load_state_dict(state_dict, strict=False)`` (its result, for the missing and
+    unexpected keys), where weights refused for their shape fail the check in a student's
+    terms ("DecoderBlock(32, 4)'s mlp.c_fc.weight has shape (64, 32), where the check's
+    weights have (128, 32)"), not as torch's dump from a call the student never wrote.
+    ``what``: the module."""
+    from grader.errors import StudentError
+
+    try:
+        return module.load_state_dict(state_dict, strict=False)
+    except StudentError as exc:
+        found = _SIZE_MISMATCH.search(str(exc))
+        if found is None:
+            raise
+        name, given, own = found.groups()
+        raise CheckFailure(f"{what}'s {name} has shape ({own}), where the check's weights have ({given}), so they "
+                           "cannot be loaded into it (see the handout for each layer's size)") from None
 
 
 def kind_of(value: Any) -> str:
@@ -108,6 +115,15 @@ def kind_of(value: Any) -> str:
         return "None"
     name = type(value).__name__
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def kind_and_value(value: Any, limit: int = 240) -> str:
+    """:func:`kind_of`, with the value itself where it is data ("a list: [1, 2]"); what
+    stayed in the worker is known here by its type alone."""
+    if isinstance(value, Remote):
+        return kind_of(value)
+    text = repr(value)
+    return f"{kind_of(value)}: {text if len(text) <= limit else text[: limit - 4] + ' ...]'}"
 
 
 def expect_tensor(
@@ -478,7 +494,7 @@ def expect_own_precision(actual: Any, expected: Any, what: str, inputs: str) -> 
     tell a student what to look for. ``inputs``: what the dtype should have come from."""
     shown = shown_precision(actual, expected)
     if shown is not None:
-        name = str(shown).replace("torch.", "")
+        name = _dtype(shown)
         raise CheckFailure(f"{what} matches the reference only to {name} precision: some of it was computed in {name} "
                            f"(a {name} tensor or constant, or a cast) and cast back; compute in the dtype of {inputs}")
 

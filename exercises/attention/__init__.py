@@ -32,17 +32,10 @@ def load_weights(ns, module, state_dict, what: str) -> None:
     worker. A submission's own extra entries (minGPT's persistent ``bias`` mask, say) are
     tolerated: test_mha_parameter_names_and_shapes is where they cost a point, not every
     check that loads weights. A weight the module has no place for fails the check in one line."""
-    from grader.compare import CheckFailure, shapes_refused
-    from grader.errors import StudentError
+    from grader.compare import CheckFailure, load_into
     from grader.remote import fetch
 
-    try:
-        loaded = module.load_state_dict(state_dict, strict=False)
-    except StudentError as exc:
-        refused = shapes_refused(str(exc), what)
-        if refused is None:
-            raise
-        raise CheckFailure(refused) from None
+    loaded = load_into(module, state_dict, what)
     if getattr(ns, "_label", "") != "student":
         return  # the reference and its mistakes hold exactly these entries
     unexpected = fetch(loaded.unexpected_keys)

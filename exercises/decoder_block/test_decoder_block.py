@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from grader.compare import (CheckFailure, describe_difference, expect, expect_close, expect_computed_update,
-                            expect_equal_tensors, expect_finite, expect_tensor, first_of, repeat_hint,
-                            shapes_refused)
+                            expect_equal_tensors, expect_finite, expect_tensor, first_of, load_into,
+                            repeat_hint)
 from grader.remote import LazyMistakes, Remote, StudentError, call_with_inputs, fetch, vjp
 
 D, H = 32, 4  # d_model, n_heads in most checks
@@ -62,13 +62,7 @@ def build(namespace, weights: dict[str, torch.Tensor], device: torch.device, *ar
         block.to(dtype)
     if device.type != "cpu":
         block.to(device.type)
-    try:
-        loaded = block.load_state_dict(weights, strict=False)
-    except StudentError as exc:
-        refused = shapes_refused(str(exc), f"DecoderBlock({d}, {h})")
-        if refused is None:
-            raise
-        raise CheckFailure(refused) from None
+    loaded = load_into(block, weights, f"DecoderBlock({d}, {h})")
     if namespace._label != "student":
         # The reference and its mistake variants have exactly these keys; with dropout
         # 0 their training mode is deterministic. Fewer round trips keep checks fast.

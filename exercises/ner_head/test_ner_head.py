@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from exercises.ner_head.ner_data import NER_LABELS, encode_words, label_ids, ner_split
-from grader.compare import (CheckFailure, expect, expect_close, expect_finite, expect_own_precision, expect_tensor, kind_of,
-                            output_dtypes)
+from grader.compare import (CheckFailure, expect, expect_close, expect_finite, expect_own_precision, expect_tensor,
+                            kind_and_value, kind_of, output_dtypes)
 from grader.remote import LazyMistakes, Remote, StudentError, vjp
 
 NUM_LABELS = len(NER_LABELS)
@@ -29,18 +29,13 @@ def _short(value, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 4] + " ...]"
 
 
-def _described(value) -> str:
-    """What came back, for a message: its kind, and its value where it is data."""
-    return kind_of(value) if isinstance(value, Remote) else f"{kind_of(value)}: {_short(value)}"
-
-
 def as_int_list(value, what: str) -> list[int]:
     """A list (or tuple, or 1-D integer tensor) of plain ints, or a failure saying what came back."""
     if type(value) is torch.Tensor and value.dim() == 1 and not value.is_floating_point():
         return [int(v) for v in value.tolist()]
     if type(value) in (list, tuple) and all(type(v) is int for v in value):
         return list(value)
-    raise CheckFailure(f"{what} should return a list of ints, got {_described(value)}")
+    raise CheckFailure(f"{what} should return a list of ints, got {kind_and_value(value)}")
 
 
 def as_spans(value, what: str) -> list[tuple[str, int, int]]:
@@ -50,7 +45,7 @@ def as_spans(value, what: str) -> list[tuple[str, int, int]]:
 
     if type(value) in (list, tuple) and all(is_span(s) for s in value):
         return [tuple(s) for s in value]
-    raise CheckFailure(f"{what} should return a list of (type, start, end) tuples, got {_described(value)}")
+    raise CheckFailure(f"{what} should return a list of (type, start, end) tuples, got {kind_and_value(value)}")
 
 
 def expect_same_lists(cases: list[tuple[str, object, object, dict]]) -> None:

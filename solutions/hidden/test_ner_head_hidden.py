@@ -12,8 +12,7 @@ import pytest
 import torch
 
 from exercises.ner_head.ner_data import NER_LABELS, encode_words, label_ids, ner_split
-from grader.compare import CheckFailure, expect_close, kind_of
-from grader.remote import Remote
+from grader.compare import CheckFailure, expect_close, kind_and_value
 
 
 def _same(what: str, got, want, mistakes: dict) -> None:
@@ -29,14 +28,10 @@ def _same(what: str, got, want, mistakes: dict) -> None:
     raise CheckFailure(message, mistake=name)
 
 
-def _got(value) -> str:
-    return kind_of(value) if isinstance(value, Remote) else f"{kind_of(value)}: {value!r:.200}"
-
-
 def _spans(value) -> list:
     if type(value) in (list, tuple) and all(type(s) in (list, tuple) and len(s) == 3 for s in value):
         return [tuple(s) for s in value]
-    raise CheckFailure(f"bio_to_spans should return a list of (type, start, end) tuples, got {_got(value)}")
+    raise CheckFailure(f"bio_to_spans should return a list of (type, start, end) tuples, got {kind_and_value(value, 200)}")
 
 
 def _ints(value, what: str = "align_labels") -> list:
@@ -44,7 +39,7 @@ def _ints(value, what: str = "align_labels") -> list:
         return [int(v) for v in value.tolist()]
     if type(value) in (list, tuple) and all(type(v) is int for v in value):
         return list(value)
-    raise CheckFailure(f"{what} should return a list of ints, got {_got(value)}")
+    raise CheckFailure(f"{what} should return a list of ints, got {kind_and_value(value, 200)}")
 
 
 @pytest.mark.hidden
