@@ -31,6 +31,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import functools
 import os
 import platform
 import resource
@@ -392,34 +393,24 @@ DENIED_SYSCALLS = (
 )  # fmt: skip
 
 
-# The filter, written once per process: a zygote writes it before it forks any worker
-# (prepare_filter), which then only loads it (5 ms less per worker, as measured in a fresh fork).
-_FILTER: tuple | None = None
-
-
 def prepare_filter() -> None:
-    """Write the seccomp filter now, in the trusted process that forks workers; a no-op
-    where libseccomp is missing (each worker then reports that itself)."""
+    """Write the seccomp filter now, in the trusted process that forks workers, which then
+    only load it (writing it in a fresh fork, every page touched copied, took 5 ms a
+    worker); a no-op where libseccomp is missing (each worker then reports that itself)."""
     if seccomp is not None:
-        _seccomp_filter()
-
-
-def _seccomp_filter() -> tuple:
-    global _FILTER
-    if _FILTER is None:
-        _FILTER = _write_filter()
-    return _FILTER
+        _filter()
 
 
 def _seccomp(layers: list[str]) -> None:
     if seccomp is None:
         raise JailUnavailable(f"seccomp: libseccomp is not usable ({_SECCOMP_MISSING})")
-    filt, denied = _seccomp_filter()
+    filt, denied = _filter()
     filt.load()
     layers.append(f"seccomp ({denied} calls denied)")
 
 
-def _write_filter() -> tuple:
+@functools.cache  # written once per process
+def _filter() -> tuple:
     """(the libseccomp filter, how many calls it denies)."""
     deny = seccomp.ERRNO(errno.EPERM)
     filt = seccomp.SyscallFilter(seccomp.ALLOW)  # other architectures' calls are killed

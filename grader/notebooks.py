@@ -41,6 +41,7 @@ MAX_NOTEBOOK_BYTES = 64 * 2**20
 # JSON objects and lists in a notebook file, counted before it is parsed (a notebook of 20,000
 # cells with outputs holds some 200,000).
 MAX_NOTEBOOK_CONTAINERS = 1_000_000
+_CLEAR_OUTPUTS = "(clear its outputs: Kernel > Restart & Clear Output, then save)"
 
 
 class NotebookError(ValueError):
@@ -59,7 +60,7 @@ def read_notebook(path: Path):
         size = path.stat().st_size
         if size > MAX_NOTEBOOK_BYTES:
             raise NotebookError(f"{path}: {size / 2**20:.0f} MiB, more than the {MAX_NOTEBOOK_BYTES // 2**20} MiB a notebook "
-                                "may have (clear its outputs: Kernel > Restart & Clear Output, then save)")  # fmt: skip
+                                f"may have {_CLEAR_OUTPUTS}")  # fmt: skip
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise NotebookError(f"{path}: cannot read the notebook ({exc.strerror or exc})") from None
@@ -68,7 +69,7 @@ def read_notebook(path: Path):
     containers = text.count("{") + text.count("[")  # before parsing, which costs far more
     if containers > MAX_NOTEBOOK_CONTAINERS:
         raise NotebookError(f"{path}: {containers:,} JSON objects and lists, more than the {MAX_NOTEBOOK_CONTAINERS:,} "
-                            "a notebook may hold (clear its outputs: Kernel > Restart & Clear Output, then save)")  # fmt: skip
+                            f"a notebook may hold {_CLEAR_OUTPUTS}")  # fmt: skip
     try:
         doc = json.loads(text)
     except MemoryError:
@@ -127,9 +128,10 @@ def _graded_parts(doc: dict) -> dict:
             if isinstance(cell.get("metadata"), dict):
                 cell["metadata"] = {k: v for k, v in cell["metadata"].items() if k in (METADATA_KEY, "tags")}
         kept.append(cell)
-    meta = doc.get("metadata")
-    meta = {k: v for k, v in meta.items() if k in ("kernelspec", "language_info")} if isinstance(meta, dict) else meta
-    return {**doc, "cells": kept, "metadata": meta} if "metadata" in doc else {**doc, "cells": kept}
+    out = {**doc, "cells": kept}
+    if isinstance(doc.get("metadata"), dict):
+        out["metadata"] = {k: v for k, v in doc["metadata"].items() if k in ("kernelspec", "language_info")}
+    return out
 
 
 def _check_metadata(path: Path, index: int, meta) -> None:

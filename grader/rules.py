@@ -28,6 +28,7 @@ import functools
 import os
 import sys
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -94,6 +95,23 @@ def _is_main_guard(node: ast.stmt) -> bool:
     names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
     texts = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
     return isinstance(node.test.ops[0], ast.Eq) and len(names) == 1 and len(texts) == 1
+
+
+def _bound_names(node: ast.AST) -> list[str]:
+    """The names ``node`` binds: an assignment's or a loop's target, an argument, a def or
+    class, an import, ``except E as h``, a match capture."""
+    if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+        return [node.id]
+    if isinstance(node, ast.arg):
+        return [node.arg]
+    if isinstance(node, ast.alias):
+        return [node.asname or node.name.split(".")[0]]
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ExceptHandler, ast.MatchAs,
+                         ast.MatchStar)):  # fmt: skip
+        return [node.name] if node.name else []
+    if isinstance(node, ast.MatchMapping):
+        return [node.rest] if node.rest else []
+    return []
 
 
 def _self_test_calls(tree: ast.Module) -> set[int]:
@@ -236,35 +254,19 @@ class _SourceScan:
                     dotted = self._resolve(node.value)
                     if dotted is not None and dotted.split(".")[0] == "torch":
                         self.aliases[node.targets[0].id] = dotted
-        self._own_instances()
+        self._own_objects()
 
-
-    def _own_instances(self) -> None:
-        """Add to own_objects the module-level names bound once in the whole module, to an
-        instance of one of its classes (``_impl = StableSoftmax()``): a name bound again
-        anywhere (a local of the same name) could be anything there."""
-        # self and cls stand for the object only as the first parameter of a method of a
-        # class of the module: bound anywhere else, they could be anything.
+    def _own_objects(self) -> None:
+        """Which names stand for the module's own objects: its classes and ``self``/``cls``
+        (as a method's first parameter), a module-level name bound to an instance of one
+        (``_impl = StableSoftmax()``), and attributes ``self.X = StableSoftmax()`` (a name
+        bound more than once, anywhere, could be anything there)."""
         receivers = {id(item.args.args[0]) for node in self.nodes if isinstance(node, ast.ClassDef) for item in node.body
                      if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.args.args}  # fmt: skip
-        bindings: dict[str, int] = {}
-        for node in self.nodes:
-            if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-                bindings[node.id] = bindings.get(node.id, 0) + 1
-            elif isinstance(node, ast.arg) and id(node) not in receivers:
-                bindings[node.arg] = bindings.get(node.arg, 0) + 1
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.alias)):
-                name = node.asname or node.name.split(".")[0] if isinstance(node, ast.alias) else node.name
-                bindings[name] = bindings.get(name, 0) + 1
-            else:  # except E as h, case [*h], case {**h}, case h
-                for name in (getattr(node, "name", None), getattr(node, "rest", None)):
-                    if isinstance(name, str) and isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar,
-                                                                   ast.MatchMapping)):  # fmt: skip
-                        bindings[name] = bindings.get(name, 0) + 1
-        self.class_bindings = {name: bindings.get(name, 0) for name in self.classes}
-        self.own_objects |= {name for name in self.classes if bindings.get(name) == 1}
-        self.own_objects |= {name for name in ("self", "cls") if not bindings.get(name)}
-        # self.softmax = StableSoftmax(): an attribute holding an instance of an own class.
+        bindings = Counter(name for node in self.nodes if id(node) not in receivers for name in _bound_names(node))
+        self.class_bindings = {name: bindings[name] for name in self.classes}
+        self.own_objects |= {name for name in self.classes if bindings[name] == 1}
+        self.own_objects |= {name for name in ("self", "cls") if not bindings[name]}
         for node in self.nodes:
             if isinstance(node, ast.Assign) and self._makes_own(node.value):
                 for target in node.targets:
@@ -272,13 +274,11 @@ class _SourceScan:
                             and target.value.id == "self"):  # fmt: skip
                         self.own_attributes.add(target.attr)
         for top in self.tree.body:
-            target = value = None
-            if isinstance(top, ast.Assign) and len(top.targets) == 1:
-                target, value = top.targets[0], top.value
-            elif isinstance(top, ast.AnnAssign):
-                target, value = top.target, top.value
-            if isinstance(target, ast.Name) and bindings.get(target.id) == 1 and self._makes_own(value):
-                self.own_objects.add(target.id)
+            if isinstance(top, (ast.Assign, ast.AnnAssign)):
+                targets = top.targets if isinstance(top, ast.Assign) else [top.target]
+                if (len(targets) == 1 and isinstance(targets[0], ast.Name) and bindings[targets[0].id] == 1
+                        and self._makes_own(top.value)):  # fmt: skip
+                    self.own_objects.add(targets[0].id)
 
     def _makes_own(self, value: ast.AST | None) -> bool:
         """``Helper(...)``: an instance of one of the module's classes."""
